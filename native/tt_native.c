@@ -1,0 +1,220 @@
+/*
+ * tt_native: the few system calls Node cannot make by itself.
+ *
+ *   addEntropy(fd, data, entropyBits)  ioctl(fd, RNDADDENTROPY, struct rand_pool_info)
+ *   peerCred(fd) -> { pid, uid, gid }  getsockopt(fd, SOL_SOCKET, SO_PEERCRED)
+ *   setDumpable(flag) / getDumpable()  prctl(PR_SET_DUMPABLE / PR_GET_DUMPABLE)
+ *
+ * Plain N-API (node_api.h), so one build works on every Node release with the same
+ * N-API version. Every failed call throws an Error whose .code is the errno name
+ * (EPERM, EBADF, ...) and whose .syscall names the call, like Node's own errors.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <linux/random.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      throw_internal(env, #call);                                              \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+static const char *errno_name(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EINVAL: return "EINVAL";
+    case ENOTTY: return "ENOTTY";
+    case ENOSYS: return "ENOSYS";
+    case ENOTSOCK: return "ENOTSOCK";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENOTCONN: return "ENOTCONN";
+    default: return "EUNKNOWN";
+  }
+}
+
+static void throw_internal(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "ERR_TT_NATIVE", what);
+}
+
+/* Throws Error("<syscall>: <strerror>") with .code, .errno and .syscall set. */
+static void throw_errno(napi_env env, const char *syscall, int err) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
+  napi_value code, message, error, errno_value, syscall_value;
+  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok ||
+      napi_create_int32(env, -err, &errno_value) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) != napi_ok) {
+    throw_internal(env, msg);
+    return;
+  }
+  /* Negative errno, as libuv reports it in Node's own SystemErrors. */
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_throw(env, error);
+}
+
+static bool get_fd(napi_env env, napi_value v, int *fd) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number ||
+      napi_get_value_int32(env, v, fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "fd must be a non-negative integer");
+    return false;
+  }
+  return true;
+}
+
+/* addEntropy(fd, data: Buffer, entropyBits: number): undefined */
+static napi_value add_entropy(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "addEntropy(fd, data, entropyBits)");
+    return NULL;
+  }
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+
+  bool is_buffer = false;
+  CHECK(napi_is_buffer(env, argv[1], &is_buffer));
+  if (!is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+
+  int64_t bits;
+  if (napi_get_value_int64(env, argv[2], &bits) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "entropyBits must be a number");
+    return NULL;
+  }
+  /* The kernel takes buf_size and entropy_count as int; a byte carries at most 8 bits. */
+  if (len == 0 || len > (size_t)(INT32_MAX / 8) || bits < 0 || bits > (int64_t)len * 8) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "need 0 < data.length and 0 <= entropyBits <= 8 * data.length");
+    return NULL;
+  }
+
+  /* struct rand_pool_info ends in a flexible array of __u32: round the payload up to
+     whole words so the allocation covers it, while buf_size still says the true length. */
+  size_t words = (len + sizeof(__u32) - 1) / sizeof(__u32);
+  struct rand_pool_info *rpi = calloc(1, sizeof *rpi + words * sizeof(__u32));
+  if (rpi == NULL) {
+    throw_errno(env, "calloc", ENOMEM);
+    return NULL;
+  }
+  rpi->entropy_count = (int)bits;
+  rpi->buf_size = (int)len;
+  memcpy(rpi->buf, data, len);
+
+  int rc = ioctl(fd, RNDADDENTROPY, rpi);
+  int err = errno;
+  /* The pool input is secret material: wipe our copy before freeing it. */
+  explicit_bzero(rpi, sizeof *rpi + words * sizeof(__u32));
+  free(rpi);
+  if (rc != 0) {
+    throw_errno(env, "ioctl(RNDADDENTROPY)", err);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* peerCred(fd): { pid, uid, gid } of the process at the other end of a unix socket. */
+static napi_value peer_cred(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "peerCred(fd)");
+    return NULL;
+  }
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+    return NULL;
+  }
+  napi_value result, pid, uid, gid;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_int32(env, cred.pid, &pid));
+  CHECK(napi_create_uint32(env, cred.uid, &uid));
+  CHECK(napi_create_uint32(env, cred.gid, &gid));
+  CHECK(napi_set_named_property(env, result, "pid", pid));
+  CHECK(napi_set_named_property(env, result, "uid", uid));
+  CHECK(napi_set_named_property(env, result, "gid", gid));
+  return result;
+}
+
+/* setDumpable(flag): a non-dumpable process leaves no core file and cannot be
+   ptrace-attached by other processes of the same user (only by CAP_SYS_PTRACE). */
+static napi_value set_dumpable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool flag;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &flag) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setDumpable(flag: boolean)");
+    return NULL;
+  }
+  if (prctl(PR_SET_DUMPABLE, flag ? 1 : 0, 0, 0, 0) != 0) {
+    throw_errno(env, "prctl(PR_SET_DUMPABLE)", errno);
+    return NULL;
+  }
+  return NULL;
+}
+
+static napi_value get_dumpable(napi_env env, napi_callback_info info) {
+  (void)info;
+  int v = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  if (v < 0) {
+    throw_errno(env, "prctl(PR_GET_DUMPABLE)", errno);
+    return NULL;
+  }
+  napi_value result;
+  /* 2 (suid_dumpable "root only") also counts as dumpable for our purpose. */
+  CHECK(napi_get_boolean(env, v != 0, &result));
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"addEntropy", NULL, add_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,76 @@
+// Which PKCS#11 modules the agent may load, as OpenSSH's `ssh-agent -P`: a comma-separated
+// list of glob patterns matched against the module's realpath (never the name the client sent,
+// so a symlink in /tmp cannot smuggle a library in). `*` and `?` match any characters, '/'
+// included, and a pattern starting with '!' vetoes whatever it matches.
+import { realpath } from 'node:fs/promises';
+
+export const DEFAULT_ALLOWLIST = [
+  '/usr/lib*/*',
+  '/usr/local/lib*/*',
+  '/usr/lib*/pkcs11/*',
+  '/usr/lib/*/pkcs11/*',
+];
+
+export function parseAllowlist(list: string): string[] {
+  return list
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+}
+
+export function globMatch(text: string, pattern: string): boolean {
+  // Iterative wildcard match with single-star backtracking: linear in practice, no regex built
+  // from user input.
+  let t = 0;
+  let p = 0;
+  let star = -1;
+  let mark = 0;
+  while (t < text.length) {
+    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
+      t++;
+      p++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
+}
+
+export function allowlistPermits(realPath: string, allowlist: readonly string[]): boolean {
+  let permitted = false;
+  for (const pattern of allowlist) {
+    if (pattern.startsWith('!')) {
+      if (globMatch(realPath, pattern.slice(1))) return false;
+    } else if (globMatch(realPath, pattern)) {
+      permitted = true;
+    }
+  }
+  return permitted;
+}
+
+export type ModuleCheck = { ok: true; realPath: string } | { ok: false; realPath?: string; reason: string };
+
+/** Resolves the module path and checks it; the reason names both the realpath and the allowlist. */
+export async function checkModule(requested: string, allowlist: readonly string[]): Promise<ModuleCheck> {
+  let realPath: string;
+  try {
+    realPath = await realpath(requested);
+  } catch (err) {
+    return { ok: false, reason: `module ${JSON.stringify(requested)} not found (${(err as NodeJS.ErrnoException).code})` };
+  }
+  if (!allowlistPermits(realPath, allowlist)) {
+    return {
+      ok: false,
+      realPath,
+      reason: `module ${realPath} is not in the allowlist ${allowlist.join(',')} (start the agent with -P to allow it)`,
+    };
+  }
+  return { ok: true, realPath };
+}

@@ -1,0 +1,8 @@
+import type { AgentCore } from './core';
+import type { ConnectionState } from './session';
+
+/** What every request handler gets: the shared agent state and the connection it came on. */
+export interface RequestContext {
+  core: AgentCore;
+  conn: ConnectionState;
+}

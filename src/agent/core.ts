@@ -1,0 +1,95 @@
+// The agent's state, shared by every connection: identities, loaded token providers, the
+// lock, and the configuration the CLI (or a test) handed to createAgent.
+import { fingerprintSha256 } from '../protocol/fingerprint';
+import { sshKeyType } from '../protocol/public-key';
+import type { ConfirmFn } from './confirm';
+import { IdentityTable, type Identity } from './identities';
+import { AgentLock } from './lock';
+import type { AgentLog } from './log';
+import type { ProviderFactory, TokenLoadReport, TokenProvider } from './provider';
+import { describeError } from './refusal';
+
+export interface AgentConfig {
+  providerFactory?: ProviderFactory;
+  /** Glob patterns (OpenSSH -P) matched against a module's realpath. */
+  allowlist: string[];
+  log: AgentLog;
+  /** Seconds; applies to keys added without their own lifetime (ssh-agent -t). */
+  defaultLifetime?: number;
+  confirm: ConfirmFn;
+  /** Let connections bound to a remote session (forwarded agents) load PKCS#11 modules. Off, as in OpenSSH. */
+  allowRemoteProviders: boolean;
+  version: string;
+}
+
+export interface LoadedProvider {
+  provider: TokenProvider;
+  reports: TokenLoadReport[];
+  loadedAt: number;
+}
+
+const PROVIDER_CLOSE_TIMEOUT_MS = 5000;
+
+export class AgentCore {
+  readonly identities: IdentityTable;
+  readonly providers = new Map<string, LoadedProvider>();
+  readonly lock = new AgentLock();
+  readonly startedAt = Date.now();
+  /** Serialises loads and removals per module path, so two `ssh-add -s` of one module do not race. */
+  private readonly moduleQueues = new Map<string, Promise<unknown>>();
+
+  constructor(readonly config: AgentConfig) {
+    this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
+  }
+
+  log(...args: Parameters<AgentLog>): void {
+    this.config.log(...args);
+  }
+
+  withModule<T>(modulePath: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.moduleQueues.get(modulePath) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.moduleQueues.set(modulePath, settled);
+    void settled.then(() => {
+      if (this.moduleQueues.get(modulePath) === settled) this.moduleQueues.delete(modulePath);
+    });
+    return next;
+  }
+
+  /** Drops a provider's identities and closes it; a provider that hangs on close is abandoned after a timeout. */
+  async unloadProvider(modulePath: string): Promise<number> {
+    const entry = this.providers.get(modulePath);
+    if (!entry) return 0;
+    this.providers.delete(modulePath);
+    const removed = this.identities.removeWhere((id) => id.source.kind === 'token' && id.source.provider === entry.provider);
+    await closeProvider(entry.provider, this.config.log);
+    return removed;
+  }
+
+  async unloadAll(): Promise<void> {
+    this.identities.clear();
+    const entries = [...this.providers.values()];
+    this.providers.clear();
+    await Promise.all(entries.map((e) => closeProvider(e.provider, this.config.log)));
+  }
+}
+
+async function closeProvider(provider: TokenProvider, log: AgentLog): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), PROVIDER_CLOSE_TIMEOUT_MS)));
+  try {
+    const outcome = await Promise.race([provider.close().then(() => 'closed' as const), timeout]);
+    if (outcome === 'timeout') log('warn', `module ${provider.modulePath} did not close within ${PROVIDER_CLOSE_TIMEOUT_MS} ms; abandoned`);
+    else log('info', `module ${provider.modulePath} closed`);
+  } catch (err) {
+    log('warn', `closing module ${provider.modulePath} failed: ${describeError(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `ssh-ed25519 SHA256:... "comment"` for log lines. */
+export function describeIdentity(id: Pick<Identity, 'blob' | 'publicKey' | 'comment'>): string {
+  return `${sshKeyType(id.publicKey)} ${fingerprintSha256(id.blob)} ${JSON.stringify(id.comment)}`;
+}

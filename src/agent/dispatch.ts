@@ -1,0 +1,66 @@
+// One request in, one reply out. Decoding, the lock gate and the handler table live here;
+// each handler runs one straight path and throws AgentRefusal to decline. The client gets
+// a bare SSH_AGENT_FAILURE and the reason goes to the log, as in OpenSSH's process_message.
+import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
+import { encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
+import { messageName } from '../protocol/message-numbers';
+import type { RequestContext } from './context';
+import { extension } from './handle-extension';
+import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } from './handle-identities';
+import { lockAgent, unlockAgent } from './handle-lock';
+import { signRequest } from './handle-sign';
+import { addSmartcardKey, removeSmartcardKey } from './handle-smartcard';
+import { AgentRefusal, describeError } from './refusal';
+
+type Handled = Exclude<AgentRequest['type'], 'unknown' | 'unsupported'>;
+type Handler<T extends Handled> = (req: Extract<AgentRequest, { type: T }>, ctx: RequestContext) => Buffer | Promise<Buffer>;
+
+const HANDLERS: { [T in Handled]: Handler<T> } = {
+  SSH_AGENTC_REQUEST_IDENTITIES: requestIdentities,
+  SSH_AGENTC_SIGN_REQUEST: signRequest,
+  SSH_AGENTC_ADD_IDENTITY: addIdentity,
+  SSH_AGENTC_ADD_ID_CONSTRAINED: addIdentity,
+  SSH_AGENTC_REMOVE_IDENTITY: removeIdentity,
+  SSH_AGENTC_REMOVE_ALL_IDENTITIES: removeAllIdentities,
+  SSH_AGENTC_ADD_SMARTCARD_KEY: addSmartcardKey,
+  SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED: addSmartcardKey,
+  SSH_AGENTC_REMOVE_SMARTCARD_KEY: removeSmartcardKey,
+  SSH_AGENTC_LOCK: lockAgent,
+  SSH_AGENTC_UNLOCK: unlockAgent,
+  SSH_AGENTC_EXTENSION: extension,
+};
+
+// Requests that carry a PIN, passphrase or private key: their body is wiped once answered.
+const SECRET_BEARING = new Set<number>([17, 20, 21, 22, 23, 25, 26]);
+
+/** Never throws: every outcome is a reply body. */
+export async function dispatch(body: Buffer, ctx: RequestContext): Promise<Buffer> {
+  const code = body[0];
+  try {
+    return await handle(body, ctx);
+  } catch (err) {
+    const name = messageName(code);
+    if (err instanceof AgentRefusal) ctx.core.log(err.level, `${name} refused: ${err.message}`);
+    else ctx.core.log('error', `${name} failed: ${describeError(err)}`);
+    return encodeFailure();
+  } finally {
+    if (SECRET_BEARING.has(code)) body.fill(0);
+  }
+}
+
+async function handle(body: Buffer, ctx: RequestContext): Promise<Buffer> {
+  let req: AgentRequest;
+  try {
+    req = decodeRequest(body);
+  } catch (err) {
+    throw new AgentRefusal(`malformed request (${body.length} bytes): ${describeError(err)}`);
+  }
+  if (req.type === 'unknown') throw new AgentRefusal(`unknown message type ${req.code}`, 'info');
+  if (req.type === 'unsupported') throw new AgentRefusal(req.reason, 'info');
+  if (ctx.core.lock.locked && req.type !== 'SSH_AGENTC_UNLOCK') {
+    // OpenSSH behaves the same: a locked agent lists nothing and does nothing else.
+    if (req.type === 'SSH_AGENTC_REQUEST_IDENTITIES') return encodeIdentitiesAnswer([]);
+    throw new AgentRefusal('agent is locked', 'info');
+  }
+  return (HANDLERS[req.type] as Handler<typeof req.type>)(req as never, ctx);
+}

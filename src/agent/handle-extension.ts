@@ -1,0 +1,75 @@
+// SSH_AGENTC_EXTENSION: "query", "session-bind@openssh.com" (OpenSSH PROTOCOL.agent; `ssh`
+// sends it on every connection to the agent, before it authenticates) and our own
+// "status@tt-agent", which lets `tt-agent` recognise a live tt-agent and report on it.
+import type { AgentRequest } from '../protocol/agent-requests';
+import { encodeExtensionResponse, encodeQueryResponse, encodeSuccess } from '../protocol/agent-responses';
+import { EXTENSION_QUERY, SESSION_BIND, type AgentExtension } from '../protocol/extensions';
+import { decodePublicKeyBlob } from '../protocol/key-blob';
+import { verifySshSignature } from '../protocol/verify';
+import { SshReader, SshWriter } from '../protocol/wire';
+import type { RequestContext } from './context';
+import { AgentRefusal, describeError } from './refusal';
+import { MAX_SESSION_BINDS } from './session';
+import { agentStatus, STATUS_EXTENSION } from './status';
+
+export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, STATUS_EXTENSION];
+
+export async function extension(req: Extract<AgentRequest, { type: 'SSH_AGENTC_EXTENSION' }>, ctx: RequestContext): Promise<Buffer> {
+  const ext = req.extension;
+  switch (ext.kind) {
+    case 'query':
+      return encodeQueryResponse(SUPPORTED_EXTENSIONS);
+    case 'session-bind':
+      return sessionBind(ext, ctx);
+    case 'other':
+      if (ext.name === STATUS_EXTENSION) return status(ext.body, ctx);
+      throw new AgentRefusal(`unsupported extension ${JSON.stringify(ext.name.slice(0, 64))}`, 'debug');
+  }
+}
+
+function sessionBind(ext: Extract<AgentExtension, { kind: 'session-bind' }>, { core, conn }: RequestContext): Buffer {
+  // Recorded before any check: a failed bind must leave the connection unusable for
+  // destination-restricted keys rather than looking like local use.
+  conn.bindAttempted = true;
+  let hostKey;
+  try {
+    hostKey = decodePublicKeyBlob(Buffer.from(ext.hostKey));
+  } catch (err) {
+    throw new AgentRefusal(`session-bind with an unusable host key: ${describeError(err)}`);
+  }
+  let valid = false;
+  try {
+    valid = verifySshSignature(hostKey, ext.signature, ext.sessionId);
+  } catch (err) {
+    throw new AgentRefusal(`session-bind signature malformed: ${describeError(err)}`);
+  }
+  if (!valid) throw new AgentRefusal('session-bind signature does not verify with the host key');
+
+  for (const b of conn.binds) {
+    if (!b.isForwarding) throw new AgentRefusal('session-bind after a binding for authentication on the same connection');
+    const sidMatch = b.sessionId.equals(ext.sessionId);
+    if (sidMatch && b.hostKeyBlob.equals(ext.hostKey)) return encodeSuccess(); // already recorded
+    if (sidMatch) throw new AgentRefusal('session-bind: session id already bound to a different host key');
+  }
+  if (conn.binds.length >= MAX_SESSION_BINDS) throw new AgentRefusal(`more than ${MAX_SESSION_BINDS} session binds on one connection`);
+  conn.binds.push({
+    hostKeyBlob: Buffer.from(ext.hostKey),
+    hostKey,
+    sessionId: Buffer.from(ext.sessionId),
+    isForwarding: ext.isForwarding,
+  });
+  core.log('debug', `connection ${conn.id}: session bound (hop ${conn.binds.length}${ext.isForwarding ? ', forwarding' : ''})`);
+  return encodeSuccess();
+}
+
+async function status(body: Buffer, { core }: RequestContext): Promise<Buffer> {
+  // Optional body: string detail. "full" also asks each provider (may take a moment);
+  // without it the answer is immediate, which `eval $(tt-agent)` relies on.
+  let full = false;
+  if (body.length > 0) {
+    const r = new SshReader(body);
+    full = r.stringUtf8('status detail') === 'full';
+  }
+  const json = JSON.stringify(await agentStatus(core, full));
+  return encodeExtensionResponse(STATUS_EXTENSION, new SshWriter().string(json).toBuffer());
+}

@@ -1,0 +1,55 @@
+// SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_ADD_IDENTITY / _ADD_ID_CONSTRAINED,
+// SSH_AGENTC_REMOVE_IDENTITY and SSH_AGENTC_REMOVE_ALL_IDENTITIES.
+import type { AgentRequest } from '../protocol/agent-requests';
+import { encodeIdentitiesAnswer, encodeSuccess } from '../protocol/agent-responses';
+import { encodePublicKeyBlob } from '../protocol/key-blob';
+import { describeConstraints, toIdentityConstraints } from './constraints';
+import type { RequestContext } from './context';
+import { describeIdentity } from './core';
+import { identityPermitted } from './destination';
+import { AgentRefusal, describeError } from './refusal';
+import { SoftKey } from './soft-key';
+
+type Req<T extends AgentRequest['type']> = Extract<AgentRequest, { type: T }>;
+
+export function requestIdentities(_req: Req<'SSH_AGENTC_REQUEST_IDENTITIES'>, { core, conn }: RequestContext): Buffer {
+  // A forwarded connection only sees keys its destination constraints let it use.
+  const visible = core.identities.list().filter((id) => identityPermitted(id.constraints.destinations, conn, null).ok);
+  return encodeIdentitiesAnswer(visible.map((id) => ({ blob: id.blob, comment: id.comment })));
+}
+
+export function addIdentity(req: Req<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'>, { core }: RequestContext): Buffer {
+  const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
+  let key: SoftKey;
+  try {
+    key = SoftKey.fromJwk(req.key.publicKey, req.key.jwk);
+  } catch (err) {
+    throw new AgentRefusal(`private key rejected: ${describeError(err)}`);
+  }
+  const identity = {
+    blob: encodePublicKeyBlob(req.key.publicKey),
+    publicKey: req.key.publicKey,
+    comment: req.key.comment,
+    source: { kind: 'soft' as const, key },
+    constraints,
+  };
+  core.identities.add(identity);
+  core.log('info', `added ${describeIdentity(identity)}${describeConstraints(constraints)}`);
+  return encodeSuccess();
+}
+
+export function removeIdentity(req: Req<'SSH_AGENTC_REMOVE_IDENTITY'>, { core }: RequestContext): Buffer {
+  const removed = core.identities.remove(req.keyBlob);
+  if (!removed) throw new AgentRefusal('key to remove is not in the agent', 'info');
+  core.log('info', `removed ${describeIdentity(removed)}`);
+  return encodeSuccess();
+}
+
+export async function removeAllIdentities(_req: Req<'SSH_AGENTC_REMOVE_ALL_IDENTITIES'>, { core }: RequestContext): Promise<Buffer> {
+  const n = core.identities.size;
+  const modules = [...core.providers.keys()];
+  // Token keys go too (as in OpenSSH): a later `ssh-add -s` of the same module starts afresh.
+  await core.unloadAll();
+  core.log('info', `removed all ${n} identities${modules.length ? `; unloaded ${modules.join(', ')}` : ''}`);
+  return encodeSuccess();
+}

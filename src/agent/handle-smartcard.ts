@@ -1,0 +1,104 @@
+// SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) and SSH_AGENTC_REMOVE_SMARTCARD_KEY: load a
+// PKCS#11 module through a TokenProvider and add its keys, or unload it. The module is named
+// by path or by a pkcs11: URI (RFC 7512) whose module-path selects the library and whose
+// other attributes the provider uses to pick the token.
+import { realpath } from 'node:fs/promises';
+import type { AgentRequest } from '../protocol/agent-requests';
+import { encodeSuccess } from '../protocol/agent-responses';
+import { checkModule } from './allowlist';
+import { describeConstraints, toIdentityConstraints } from './constraints';
+import type { RequestContext } from './context';
+import type { LoadedProvider } from './core';
+import type { Identity } from './identities';
+import type { TokenLoadReport } from './provider';
+import { AgentRefusal, describeError } from './refusal';
+
+type Req<T extends AgentRequest['type']> = Extract<AgentRequest, { type: T }>;
+
+/** Module path and optional URI from the reader id of the request. */
+export function parseReaderId(readerId: string): { modulePath: string; uri?: string } {
+  if (!readerId.toLowerCase().startsWith('pkcs11:')) return { modulePath: readerId };
+  // module-path is a query attribute (RFC 7512 section 2.3), percent-encoded.
+  const query = readerId.includes('?') ? readerId.slice(readerId.indexOf('?') + 1) : '';
+  for (const attr of query.split('&')) {
+    const eq = attr.indexOf('=');
+    if (eq > 0 && attr.slice(0, eq) === 'module-path') {
+      try {
+        return { modulePath: decodeURIComponent(attr.slice(eq + 1)), uri: readerId };
+      } catch {
+        break;
+      }
+    }
+  }
+  throw new AgentRefusal('pkcs11: URI without a usable module-path attribute; the client must name the module');
+}
+
+export async function addSmartcardKey(
+  req: Req<'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED'>,
+  { core, conn }: RequestContext,
+): Promise<Buffer> {
+  const { modulePath: requested, uri } = parseReaderId(req.readerId);
+  // CVE-2023-38408: a forwarded agent must not make this host load libraries on a remote's say.
+  if (conn.binds.length > 0 && !core.config.allowRemoteProviders) {
+    const how = conn.binds.some((b) => b.isForwarding) ? 'a forwarded connection' : 'a connection bound to an ssh session';
+    throw new AgentRefusal(`refusing to load module ${JSON.stringify(requested)} from ${how}`);
+  }
+  const factory = core.config.providerFactory;
+  if (!factory) throw new AgentRefusal('this agent was started without token support');
+  const check = await checkModule(requested, core.config.allowlist);
+  if (!check.ok) throw new AgentRefusal(`refusing to load: ${check.reason}`);
+  const modulePath = check.realPath;
+  const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
+
+  return core.withModule(modulePath, async () => {
+    const existing = core.providers.get(modulePath);
+    const provider = existing?.provider ?? factory(modulePath);
+    let loaded;
+    try {
+      loaded = await provider.load(req.pin.length > 0 ? req.pin : null, uri);
+    } catch (err) {
+      if (!existing) await provider.close().catch(() => undefined);
+      throw new AgentRefusal(`loading ${modulePath} failed: ${describeError(err)}`, 'error');
+    }
+    logReports(core.log.bind(core), modulePath, loaded.report);
+    if (loaded.identities.length === 0) {
+      if (!existing) await provider.close().catch(() => undefined);
+      throw new AgentRefusal(`no usable keys on the tokens of ${modulePath}`);
+    }
+    const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
+    entry.reports = loaded.report;
+    core.providers.set(modulePath, entry);
+    for (const t of loaded.identities) {
+      const id: Identity = {
+        blob: Buffer.from(t.blob),
+        publicKey: t.publicKey,
+        comment: t.comment,
+        source: { kind: 'token', provider, token: t.token },
+        constraints,
+      };
+      core.identities.add(id);
+    }
+    core.log('info', `added ${loaded.identities.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
+    return encodeSuccess();
+  });
+}
+
+function logReports(log: RequestContext['core']['log'], modulePath: string, reports: TokenLoadReport[]): void {
+  for (const r of reports) {
+    const who = `token ${JSON.stringify(r.token)} (serial ${r.serial}) of ${modulePath}`;
+    if (r.error) log('warn', `${who}: ${r.error.ckr ? `${r.error.ckr}: ` : ''}${r.error.message}`);
+    else log('info', `${who}: ${r.added} key(s)`);
+  }
+}
+
+export async function removeSmartcardKey(req: Req<'SSH_AGENTC_REMOVE_SMARTCARD_KEY'>, { core }: RequestContext): Promise<Buffer> {
+  const { modulePath: requested } = parseReaderId(req.readerId);
+  // The file may be gone by now (package upgrade); then the name as given is the key.
+  const modulePath = await realpath(requested).catch(() => requested);
+  return core.withModule(modulePath, async () => {
+    if (!core.providers.has(modulePath)) throw new AgentRefusal(`module ${modulePath} is not loaded`, 'info');
+    const removed = await core.unloadProvider(modulePath);
+    core.log('info', `unloaded ${modulePath} and its ${removed} key(s)`);
+    return encodeSuccess();
+  });
+}

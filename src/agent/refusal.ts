@@ -1,0 +1,23 @@
+// A request the agent declines. The client only ever sees SSH_AGENT_FAILURE; the message
+// goes to the log, so it must say exactly why (and never contain a PIN or passphrase).
+import type { LogLevel } from './log';
+
+export class AgentRefusal extends Error {
+  constructor(message: string, readonly level: LogLevel = 'warn') {
+    super(message);
+    this.name = 'AgentRefusal';
+  }
+}
+
+/** One line for the log, with the PKCS#11 return value name when a provider gives one. */
+export function describeError(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { ckr?: unknown; message?: unknown; fn?: unknown };
+    const msg = typeof e.message === 'string' ? e.message : String(err);
+    if (typeof e.ckr === 'string' && !msg.includes(e.ckr)) {
+      return `${typeof e.fn === 'string' ? `${e.fn}: ` : ''}${e.ckr} (${msg})`;
+    }
+    return msg;
+  }
+  return String(err);
+}

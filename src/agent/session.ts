@@ -1,0 +1,28 @@
+// What the agent knows about one client connection: the session-bind@openssh.com records
+// `ssh` sent on it (one per hop; OpenSSH PROTOCOL.agent "session-bind extension").
+import type { PublicKey } from '../protocol/public-key';
+
+export interface SessionBind {
+  hostKeyBlob: Buffer;
+  hostKey: PublicKey;
+  sessionId: Buffer;
+  isForwarding: boolean;
+}
+
+export interface ConnectionState {
+  readonly id: number;
+  readonly binds: SessionBind[];
+  /** Set by any session-bind attempt, even a failed one: a failed bind must not look like local use. */
+  bindAttempted: boolean;
+}
+
+// OpenSSH's agent keeps at most 16 bindings per connection (AGENT_MAX_SESSION_IDS).
+export const MAX_SESSION_BINDS = 16;
+
+export function newConnectionState(id: number): ConnectionState {
+  return { id, binds: [], bindAttempted: false };
+}
+
+export function isForwardedConnection(c: ConnectionState): boolean {
+  return c.binds.some((b) => b.isForwarding);
+}

@@ -1,0 +1,61 @@
+// Entry point of the `tt-agent` command. Two paths:
+//  - no subcommand (or only ssh-agent style flags): the agent starter, parsed by hand so that
+//    `eval $(tt-agent)` in every new shell never pays for loading yargs;
+//  - a subcommand: yargs, loaded lazily, with one module per command.
+import { COMMAND_NAMES } from './commands';
+import { reportError } from './report';
+
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  const wantsYargs =
+    first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help'].includes(first));
+  if (!wantsYargs && (first === undefined || first.startsWith('-'))) {
+    try {
+      const { runAgentCommand } = await import('./agent');
+      return await runAgentCommand(argv);
+    } catch (err) {
+      return reportError(err, argv.includes('-d'));
+    }
+  }
+  return runSubcommand(argv);
+}
+
+async function runSubcommand(argv: string[]): Promise<number> {
+  const { default: yargs } = await import('yargs');
+  const { loadCommands } = await import('./commands');
+  const debug = argv.includes('--debug') || process.env.TT_AGENT_DEBUG === '1';
+  let code = 0;
+  const parser = yargs(argv)
+    .scriptName('tt-agent')
+    .usage(
+      'tt-agent — an ssh-agent whose keys live on PKCS#11 tokens\n\n' +
+        'Usage:\n  eval $(tt-agent)            start the agent (or reuse the running one)\n' +
+        '  tt-agent <command> [options]',
+    )
+    .option('debug', { type: 'boolean', describe: 'show stack traces and library detail on errors', global: true })
+    .strict()
+    .demandCommand(1, 'Name a command, or run tt-agent with no command to start the agent.')
+    .recommendCommands()
+    .help()
+    .alias('help', 'h')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg ?? 'invalid arguments');
+    });
+  for (const c of loadCommands()) parser.command(c);
+  try {
+    await parser.parseAsync();
+    code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tt-agent: ${err.message}\nRun 'tt-agent --help' for the commands and their options.\n`);
+      return 2;
+    }
+    return reportError(err, debug);
+  }
+  return code;
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,140 @@
+// The pipe between the agent and a module host. One framed byte stream, both directions:
+//
+//   uint32 length            (of everything after this field)
+//   byte   kind              (FrameKind)
+//   uint32 id                (request id; the reply carries the same id)
+//   byte[] payload
+//
+// Signing is the hot path (issue 7 wants thousands per second through the agent), so SIGN
+// and SIGNATURE frames are plain bytes; everything else (load, status, errors, log lines)
+// is v8-serialized, which keeps Buffers as Buffers. Node's own IPC channel costs about twice
+// as much per message and does not batch under load, hence this.
+import type { Duplex } from 'node:stream';
+import { deserialize, serialize } from 'node:v8';
+
+export enum FrameKind {
+  /** agent → host: uint32 flags, uint32 blob length, blob, data (rest). */
+  SIGN = 1,
+  /** host → agent: the SSH signature blob. */
+  SIGNATURE = 2,
+  /** agent → host: v8 { op, args }. */
+  CALL = 3,
+  /** host → agent: v8 value answering a CALL. */
+  RESULT = 4,
+  /** host → agent: v8 HostErrorInfo answering a SIGN or CALL. */
+  ERROR = 5,
+  /** host → agent, id 0: v8 HostEvent (log line, status change). */
+  EVENT = 6,
+}
+
+export interface Frame {
+  kind: FrameKind;
+  id: number;
+  payload: Buffer;
+}
+
+const HEADER = 4 + 1 + 4;
+/** Far above any real message (a load report with hundreds of keys); guards a confused peer. */
+const MAX_FRAME = 64 * 1024 * 1024;
+
+export class Channel {
+  private buffered: Buffer = Buffer.alloc(0);
+  private closed = false;
+
+  constructor(
+    private readonly stream: Duplex,
+    onFrame: (f: Frame) => void,
+    onClose: (err?: Error) => void,
+  ) {
+    stream.on('data', (chunk: Buffer) => {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      let frames: Frame[];
+      try {
+        frames = this.take();
+      } catch (err) {
+        this.close();
+        onClose(err as Error);
+        return;
+      }
+      for (const f of frames) onFrame(f);
+    });
+    const end = (err?: Error) => {
+      if (this.closed) return;
+      this.closed = true;
+      onClose(err);
+    };
+    stream.on('error', end);
+    stream.on('close', () => end());
+    stream.on('end', () => end());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private take(): Frame[] {
+    const out: Frame[] = [];
+    let buf = this.buffered;
+    while (buf.length >= HEADER) {
+      const len = buf.readUInt32BE(0);
+      if (len < HEADER - 4 || len > MAX_FRAME) throw new Error(`module host sent a malformed frame (length ${len})`);
+      if (buf.length < 4 + len) break;
+      out.push({ kind: buf[4] as FrameKind, id: buf.readUInt32BE(5), payload: buf.subarray(HEADER, 4 + len) });
+      buf = buf.subarray(4 + len);
+    }
+    this.buffered = buf;
+    return out;
+  }
+
+  /** Sends one frame. `secret` frames (they carry a PIN) are zeroed once written. */
+  send(kind: FrameKind, id: number, payload: Buffer, secret = false): void {
+    if (this.closed) return;
+    const frame = Buffer.allocUnsafe(HEADER + payload.length);
+    frame.writeUInt32BE(HEADER - 4 + payload.length, 0);
+    frame[4] = kind;
+    frame.writeUInt32BE(id, 5);
+    payload.copy(frame, HEADER);
+    if (secret) {
+      payload.fill(0);
+      this.stream.write(frame, () => frame.fill(0));
+    } else {
+      this.stream.write(frame);
+    }
+  }
+
+  sendValue(kind: FrameKind, id: number, value: unknown, secret = false): void {
+    this.send(kind, id, serialize(value), secret);
+  }
+
+  /** Ends the stream once everything written has been flushed. */
+  end(): void {
+    this.stream.end();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream.destroy();
+  }
+}
+
+export function decodeValue<T>(payload: Buffer): T {
+  return deserialize(payload) as T;
+}
+
+/** SIGN payload: uint32 flags, uint32 blob length, blob, data. */
+export function encodeSign(blob: Buffer, data: Buffer, flags: number): Buffer {
+  const b = Buffer.allocUnsafe(8 + blob.length + data.length);
+  b.writeUInt32BE(flags >>> 0, 0);
+  b.writeUInt32BE(blob.length, 4);
+  blob.copy(b, 8);
+  data.copy(b, 8 + blob.length);
+  return b;
+}
+
+export function decodeSign(p: Buffer): { blob: Buffer; data: Buffer; flags: number } {
+  if (p.length < 8) throw new Error('truncated sign request');
+  const flags = p.readUInt32BE(0);
+  const n = p.readUInt32BE(4);
+  if (8 + n > p.length) throw new Error('truncated sign request');
+  return { flags, blob: p.subarray(8, 8 + n), data: p.subarray(8 + n) };
+}

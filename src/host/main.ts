@@ -1,0 +1,73 @@
+// Entry of a module host: a child process of the agent that owns one PKCS#11 module, so a
+// module that crashes or hangs takes down only this process. Started by provider.ts as
+//   node [execArgv] main.js MODULE_PATH
+// with the channel to the agent on fd 3. It exits when the agent closes that pipe.
+import * as net from 'node:net';
+import { Channel, FrameKind, decodeSign, decodeValue, type Frame } from './channel';
+import { toHostErrorInfo } from './errors';
+import type { HostCall, HostEvent } from './messages';
+import { ModuleHost } from './module-host';
+
+function main(): void {
+  const modulePath = process.argv[2];
+  if (!modulePath) {
+    process.stderr.write('tt-agent module host: no module path given\n');
+    process.exit(2);
+  }
+  const stream = new net.Socket({ fd: 3, readable: true, writable: true });
+  const channel: Channel = new Channel(stream, (f) => onFrame(f), () => process.exit(0));
+  const log = (level: HostEvent['level'], message: string) =>
+    channel.sendValue(FrameKind.EVENT, 0, { type: 'log', level, message } satisfies HostEvent);
+  const host = new ModuleHost(modulePath, {
+    log,
+    serialize: process.env.TT_AGENT_SERIALIZE_MODULE === '1' ? true : undefined,
+  });
+
+  function onFrame(f: Frame): void {
+    if (f.kind === FrameKind.SIGN) {
+      let req;
+      try {
+        req = decodeSign(f.payload);
+      } catch (err) {
+        channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err));
+        return;
+      }
+      host.sign(req.blob, req.data, req.flags).then(
+        (sig) => channel.send(FrameKind.SIGNATURE, f.id, sig),
+        (err) => channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err)),
+      );
+      return;
+    }
+    if (f.kind === FrameKind.CALL) {
+      const call = decodeValue<HostCall>(f.payload);
+      f.payload.fill(0); // it may carry a PIN
+      handle(call)
+        .then(
+          (value) => channel.sendValue(FrameKind.RESULT, f.id, value ?? null),
+          (err) => channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err)),
+        )
+        // After 'close' the answer is flushed, then the pipe ends and so does this process.
+        .then(() => call.op === 'close' && channel.end());
+    }
+  }
+
+  async function handle(call: HostCall): Promise<unknown> {
+    switch (call.op) {
+      case 'load':
+        try {
+          return await host.load(call.pin, call.uri);
+        } finally {
+          call.pin?.fill(0);
+        }
+      case 'status':
+        return host.status();
+      case 'logout':
+        return host.logout();
+      case 'close':
+        await host.close();
+        return null;
+    }
+  }
+}
+
+main();

@@ -1,0 +1,52 @@
+// Requests and answers between the agent and a module host (CALL / RESULT / EVENT frames).
+// Signing has its own binary frames (channel.ts); these are the rarer operations.
+import type { TokenIdentity, TokenLoadReport } from '../agent/provider';
+
+export type HostCall =
+  /** Open the module (once), log in to the selected tokens, list their keys. */
+  | { op: 'load'; pin: Buffer | null; uri?: string }
+  /** Per-token state for `tt-agent status`. */
+  | { op: 'status' }
+  /** C_Logout everywhere and forget kept PINs (ssh-add -x). */
+  | { op: 'logout' }
+  /** C_Finalize and exit. */
+  | { op: 'close' };
+
+export interface LoadResult {
+  identities: TokenIdentity[];
+  report: TokenLoadReport[];
+}
+
+export interface TokenStatus {
+  token: string;
+  serial: string;
+  slot: number;
+  present: boolean;
+  loggedIn: boolean;
+  /** CK_TOKEN_INFO.flags as the token last reported them. */
+  flags: number;
+  /** CKF_USER_PIN_COUNT_LOW / CKF_USER_PIN_FINAL_TRY / CKF_USER_PIN_LOCKED, spelled out. */
+  pinState: string[];
+  keys: number;
+  sessions: number;
+  lastError?: { ckr?: string; message: string; at: string };
+}
+
+export interface HostStatus {
+  modulePath: string;
+  pid: number;
+  /** true when calls into the module are serialized (module initialised without CKF_OS_LOCKING_OK). */
+  serialized: boolean;
+  tokens: TokenStatus[];
+}
+
+/** What the provider reports when asked while no host runs. */
+export interface ProviderStatus {
+  modulePath: string;
+  running: boolean;
+  restarts: number;
+  lastCrash?: string;
+  host?: HostStatus;
+}
+
+export type HostEvent = { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

@@ -1,0 +1,89 @@
+// Typed wrapper around the project's own N-API addon (native/tt_native.c), loaded on first
+// use so that commands which never need it start even where it was not built.
+import * as path from 'node:path';
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+interface TtNative {
+  addEntropy(fd: number, data: Buffer, entropyBits: number): void;
+  peerCred(fd: number): PeerCred;
+  setDumpable(flag: boolean): void;
+  getDumpable(): boolean;
+}
+
+/** The addon's .node file was not built (or not for this Node / platform). */
+export class NativeUnavailableError extends Error {
+  readonly hint = 'Build it with "npm install" or "npm run build:native" in the tt-agent package directory.';
+  constructor(
+    readonly addonPath: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the native addon is not built (${addonPath} is missing or does not load)`, options);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+// Both src/native/ (tsx) and dist/native/ (compiled) sit two levels below the package root,
+// where node-gyp puts build/Release/.
+export const ADDON_PATH = path.resolve(__dirname, '..', '..', 'build', 'Release', 'tt_native.node');
+
+let addon: TtNative | undefined;
+
+function load(): TtNative {
+  if (addon) return addon;
+  try {
+    addon = require(ADDON_PATH) as TtNative;
+  } catch (err) {
+    throw new NativeUnavailableError(ADDON_PATH, { cause: err });
+  }
+  return addon;
+}
+
+/** True when the addon loads; for callers that can do without it. */
+export function nativeAvailable(): boolean {
+  try {
+    load();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ioctl(fd, RNDADDENTROPY): mixes `data` into the kernel's pool and credits `entropyBits`
+ * (0 ≤ entropyBits ≤ 8·data.length). `fd` is an open /dev/random (or /dev/urandom).
+ * Needs CAP_SYS_ADMIN; otherwise throws an Error with code 'EPERM'.
+ */
+export function addEntropy(fd: number, data: Buffer, entropyBits: number): void {
+  if (!Number.isInteger(entropyBits)) throw new RangeError('entropyBits must be an integer');
+  load().addEntropy(fd, data, entropyBits);
+}
+
+/**
+ * getsockopt(SO_PEERCRED) on a connected unix socket: who connected (as of connect()).
+ * For a net.Socket on Linux the descriptor is `(socket as any)._handle.fd` — an internal of
+ * Node's pipe_wrap that has been stable for years; it is -1 for non-fd-backed handles.
+ */
+export function peerCred(fd: number): PeerCred {
+  return load().peerCred(fd);
+}
+
+/** prctl(PR_SET_DUMPABLE): false = no core dumps and no ptrace attach by the same uid. */
+export function setDumpable(flag: boolean): void {
+  load().setDumpable(flag);
+}
+
+export function getDumpable(): boolean {
+  return load().getDumpable();
+}
+
+/** The descriptor behind a net.Socket (unix or TCP), or throws if Node does not expose it. */
+export function socketFd(socket: unknown): number {
+  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new TypeError('socket has no file descriptor (closed, or not fd-backed)');
+  return fd;
+}

@@ -1,0 +1,273 @@
+// Finding the keys on a token and pairing private key ↔ public-key object ↔ certificate.
+// CKA_ID is the intended link, but tokens in the field have empty IDs, IDs reused for
+// several keys, and certificates imported under another ID than their key (OpenSSH then
+// offers the key and fails every signature). So public-key material comes first wherever
+// it is known, and CKA_ID pairs only what the material cannot.
+import type { PublicKey } from '../protocol/public-key';
+import {
+  CKA_ALWAYS_AUTHENTICATE,
+  CKA_CERTIFICATE_TYPE,
+  CKA_CLASS,
+  CKA_EC_PARAMS,
+  CKA_EC_POINT,
+  CKA_ID,
+  CKA_KEY_TYPE,
+  CKA_LABEL,
+  CKA_MODULUS,
+  CKA_PUBLIC_EXPONENT,
+  CKA_SIGN,
+  CKA_VALUE,
+  CKC_X_509,
+  CKK_EC,
+  CKK_EC_EDWARDS,
+  CKK_RSA,
+  CKO_CERTIFICATE,
+  CKO_PRIVATE_KEY,
+  CKO_PUBLIC_KEY,
+  attrBool,
+  attrString,
+  attrUlong,
+} from './attributes';
+import { certificatePublicKey, curveFromEcParams, ecPublicKey, rsaPublicKey, samePublicKey } from './key-material';
+import type { Session } from './session';
+
+export type KeyType = 'rsa' | 'ec' | 'ed25519' | 'unknown';
+
+export interface ObjectRef {
+  handle: Buffer;
+  id: Buffer;
+  label: string;
+}
+
+export type PairIssueCode =
+  | 'cert-without-key' // a certificate whose private key is not on the token
+  | 'public-without-key' // a public-key object whose private key is not on the token
+  | 'private-key-hidden' // not logged in: private keys may exist but are not visible
+  | 'id-mismatch' // the objects of one key carry different CKA_IDs
+  | 'empty-id' // CKA_ID is empty
+  | 'duplicate-id' // several keys share one CKA_ID
+  | 'no-public-key' // a private key whose public key cannot be found
+  | 'cannot-sign' // CKA_SIGN is false
+  | 'bad-certificate'; // the certificate does not parse
+
+export interface PairIssue {
+  code: PairIssueCode;
+  message: string;
+}
+
+export interface KeyPair {
+  /** CKA_ID of the private key, else of the public-key object, else of the certificate */
+  id: Buffer;
+  /** CKA_LABEL, same order of preference */
+  label: string;
+  /** object handles */
+  privateKey?: Buffer;
+  publicKeyObject?: Buffer;
+  certificate?: Buffer;
+  /** each object with its own CKA_ID and label */
+  objects: { privateKey?: ObjectRef; publicKeyObject?: ObjectRef; certificate?: ObjectRef };
+  keyType: KeyType;
+  publicKey?: PublicKey;
+  /** where publicKey was read */
+  publicKeySource?: 'public-key-object' | 'private-key' | 'certificate';
+  /** subject of the certificate, e.g. "CN=alice" */
+  certSubject?: string;
+  /** a private key with CKA_SIGN and a known public key */
+  canSign: boolean;
+  /** CKA_ALWAYS_AUTHENTICATE: a context-specific login before every signature */
+  alwaysAuthenticate: boolean;
+  issues: PairIssue[];
+  /** the issues' messages */
+  problems: string[];
+}
+
+interface Found {
+  ref: ObjectRef;
+  keyType: KeyType;
+  publicKey?: PublicKey;
+  sign?: boolean;
+  alwaysAuthenticate?: boolean;
+  subject?: string;
+  error?: string;
+}
+
+export interface FindKeyPairsOptions {
+  /**
+   * Whether private objects are visible. Default: the session is logged in or the token
+   * needs no login. Decides between "no private key" and "not visible without login".
+   */
+  privateVisible?: boolean;
+}
+
+export function findKeyPairs(session: Session, options: FindKeyPairsOptions = {}): KeyPair[] {
+  const privateVisible = options.privateVisible ?? (session.loggedIn || !session.token.info.loginRequired);
+  const privs = session.findObjects([{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }]).map((h) => readKey(session, h, true));
+  const pubs = session.findObjects([{ type: CKA_CLASS, value: CKO_PUBLIC_KEY }]).map((h) => readKey(session, h, false));
+  const certs = session
+    .findObjects([
+      { type: CKA_CLASS, value: CKO_CERTIFICATE },
+      { type: CKA_CERTIFICATE_TYPE, value: CKC_X_509 },
+    ])
+    .map((h) => readCertificate(session, h));
+  return pairObjects(privs, pubs, certs, privateVisible);
+}
+
+interface Draft {
+  priv?: Found;
+  pub?: Found;
+  cert?: Found;
+  publicKey?: PublicKey;
+}
+
+/** The pairing itself, apart from the token so that it can be reasoned about alone. */
+export function pairObjects(privs: Found[], pubs: Found[], certs: Found[], privateVisible: boolean): KeyPair[] {
+  const drafts: Draft[] = privs.map((p) => ({ priv: p, publicKey: p.publicKey }));
+  attach(drafts, pubs, 'pub');
+  attach(drafts, certs, 'cert');
+  const dupes = duplicateIds([privs, pubs, certs]);
+  // Tokens return objects in no particular order; listings should not reshuffle between runs.
+  return drafts
+    .map((d) => finish(d, privateVisible, dupes))
+    .sort((a, b) => Buffer.compare(a.id, b.id) || a.label.localeCompare(b.label));
+}
+
+function attach(drafts: Draft[], objects: Found[], slot: 'pub' | 'cert'): void {
+  for (const obj of objects) {
+    const free = drafts.filter((d) => !d[slot]);
+    let target: Draft | undefined;
+    if (obj.publicKey) target = free.find((d) => d.publicKey && samePublicKey(d.publicKey, obj.publicKey!));
+    if (!target && obj.ref.id.length > 0) {
+      // By CKA_ID only when exactly one key carries it and the material does not contradict.
+      const sameId = free.filter(
+        (d) =>
+          anchorId(d)?.equals(obj.ref.id) && !(d.publicKey && obj.publicKey && !samePublicKey(d.publicKey, obj.publicKey)),
+      );
+      if (sameId.length === 1) target = sameId[0];
+    }
+    if (!target) {
+      target = {};
+      drafts.push(target);
+    }
+    target[slot] = obj;
+    if (!target.publicKey && obj.publicKey) target.publicKey = obj.publicKey;
+  }
+}
+
+function anchorId(d: Draft): Buffer | undefined {
+  return (d.priv ?? d.pub ?? d.cert)?.ref.id;
+}
+
+function duplicateIds(groups: Found[][]): Set<string> {
+  const dupes = new Set<string>();
+  for (const group of groups) {
+    const seen = new Set<string>();
+    for (const f of group) {
+      if (f.ref.id.length === 0) continue;
+      const hex = f.ref.id.toString('hex');
+      if (seen.has(hex)) dupes.add(hex);
+      seen.add(hex);
+    }
+  }
+  return dupes;
+}
+
+function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair {
+  const main = (d.priv ?? d.pub ?? d.cert)!;
+  const issues: PairIssue[] = [];
+  const add = (code: PairIssueCode, message: string) => issues.push({ code, message });
+  const members: [string, Found | undefined][] = [
+    ['private key', d.priv],
+    ['public key', d.pub],
+    ['certificate', d.cert],
+  ];
+  const present = members.filter((m): m is [string, Found] => m[1] !== undefined);
+
+  if (present.some(([, f]) => f.ref.id.length === 0)) add('empty-id', 'empty CKA_ID; run tt-agent fix-ids');
+  const ids = new Set(present.map(([, f]) => f.ref.id.toString('hex')));
+  if (ids.size > 1) {
+    const list = present.map(([what, f]) => `${what} ${f.ref.id.toString('hex') || '(empty)'}`).join(', ');
+    add('id-mismatch', `CKA_ID differs: ${list}; run tt-agent fix-ids`);
+  }
+  const dup = present.find(([, f]) => dupes.has(f.ref.id.toString('hex')));
+  if (dup) add('duplicate-id', `CKA_ID ${dup[1].ref.id.toString('hex')} is used by more than one key; run tt-agent fix-ids`);
+
+  if (!d.priv) {
+    if (!privateVisible) add('private-key-hidden', 'private key not visible without login');
+    else if (d.cert && !d.pub) add('cert-without-key', 'certificate without a private key on this token');
+    else add('public-without-key', 'no private key on this token');
+  } else {
+    if (!d.publicKey) add('no-public-key', 'public key unknown: no public-key object or certificate for this private key');
+    if (d.priv.sign === false) add('cannot-sign', 'private key has CKA_SIGN false');
+  }
+  if (d.cert?.error) add('bad-certificate', d.cert.error);
+
+  const publicKeySource = !d.publicKey
+    ? undefined
+    : d.pub?.publicKey && samePublicKey(d.pub.publicKey, d.publicKey)
+      ? 'public-key-object'
+      : d.priv?.publicKey && samePublicKey(d.priv.publicKey, d.publicKey)
+        ? 'private-key'
+        : 'certificate';
+
+  return {
+    id: main.ref.id,
+    label: d.priv?.ref.label || d.pub?.ref.label || d.cert?.ref.label || '',
+    privateKey: d.priv?.ref.handle,
+    publicKeyObject: d.pub?.ref.handle,
+    certificate: d.cert?.ref.handle,
+    objects: { privateKey: d.priv?.ref, publicKeyObject: d.pub?.ref, certificate: d.cert?.ref },
+    keyType: d.priv?.keyType ?? d.pub?.keyType ?? d.cert?.keyType ?? 'unknown',
+    publicKey: d.publicKey,
+    publicKeySource,
+    certSubject: d.cert?.subject,
+    canSign: !!d.priv && d.priv.sign !== false && !!d.publicKey,
+    alwaysAuthenticate: d.priv?.alwaysAuthenticate === true,
+    issues,
+    problems: issues.map((i) => i.message),
+  };
+}
+
+function readKey(session: Session, handle: Buffer, isPrivate: boolean): Found {
+  // A private key often reveals its RSA modulus and exponent (not secret), which pairs it
+  // by material; an EC private key has CKA_EC_PARAMS but never the point.
+  const types = [CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS];
+  if (isPrivate) types.push(CKA_SIGN, CKA_ALWAYS_AUTHENTICATE);
+  else types.push(CKA_EC_POINT);
+  const a = session.getAttributes(handle, types);
+  const ckk = attrUlong(a.get(CKA_KEY_TYPE));
+  let keyType: KeyType = 'unknown';
+  let publicKey: PublicKey | undefined;
+  if (ckk === CKK_RSA) {
+    keyType = 'rsa';
+    const n = a.get(CKA_MODULUS);
+    const e = a.get(CKA_PUBLIC_EXPONENT);
+    if (n && e) publicKey = rsaPublicKey(n, e);
+  } else if (ckk === CKK_EC || ckk === CKK_EC_EDWARDS) {
+    const params = a.get(CKA_EC_PARAMS);
+    const curve = params ? curveFromEcParams(params) : undefined;
+    keyType = curve === 'ed25519' || ckk === CKK_EC_EDWARDS ? 'ed25519' : 'ec';
+    const point = a.get(CKA_EC_POINT);
+    if (params && point) publicKey = ecPublicKey(params, point);
+  }
+  return {
+    ref: { handle, id: a.get(CKA_ID) ?? Buffer.alloc(0), label: attrString(a.get(CKA_LABEL)) },
+    keyType,
+    publicKey,
+    sign: isPrivate ? attrBool(a.get(CKA_SIGN)) : undefined,
+    alwaysAuthenticate: isPrivate ? attrBool(a.get(CKA_ALWAYS_AUTHENTICATE)) : undefined,
+  };
+}
+
+function readCertificate(session: Session, handle: Buffer): Found {
+  const a = session.getAttributes(handle, [CKA_ID, CKA_LABEL, CKA_VALUE]);
+  const der = a.get(CKA_VALUE);
+  const ck = der ? certificatePublicKey(der) : { subject: '', error: 'certificate has no CKA_VALUE', publicKey: undefined };
+  const pk = ck.publicKey;
+  return {
+    ref: { handle, id: a.get(CKA_ID) ?? Buffer.alloc(0), label: attrString(a.get(CKA_LABEL)) },
+    keyType: !pk ? 'unknown' : pk.kind === 'ecdsa' ? 'ec' : pk.kind,
+    publicKey: pk,
+    subject: ck.subject,
+    error: ck.error,
+  };
+}
