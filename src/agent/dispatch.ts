@@ -4,7 +4,7 @@
 import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
 import { encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
 import { messageName } from '../protocol/message-numbers';
-import type { RequestContext } from './context';
+import type { RequestContext, RequestOf } from './context';
 import { extension } from './handle-extension';
 import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } from './handle-identities';
 import { lockAgent, unlockAgent } from './handle-lock';
@@ -13,7 +13,7 @@ import { addSmartcardKey, removeSmartcardKey } from './handle-smartcard';
 import { AgentRefusal, describeError } from './refusal';
 
 type Handled = Exclude<AgentRequest['type'], 'unknown' | 'unsupported'>;
-type Handler<T extends Handled> = (req: Extract<AgentRequest, { type: T }>, ctx: RequestContext) => Buffer | Promise<Buffer>;
+type Handler<T extends Handled> = (req: RequestOf<T>, ctx: RequestContext) => Buffer | Promise<Buffer>;
 
 const HANDLERS: { [T in Handled]: Handler<T> } = {
   SSH_AGENTC_REQUEST_IDENTITIES: requestIdentities,

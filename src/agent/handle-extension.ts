@@ -1,20 +1,19 @@
 // SSH_AGENTC_EXTENSION: "query", "session-bind@openssh.com" (OpenSSH PROTOCOL.agent; `ssh`
 // sends it on every connection to the agent, before it authenticates) and our own
 // "status@tt-agent", which lets `tt-agent` recognise a live tt-agent and report on it.
-import type { AgentRequest } from '../protocol/agent-requests';
 import { encodeExtensionResponse, encodeQueryResponse, encodeSuccess } from '../protocol/agent-responses';
 import { EXTENSION_QUERY, SESSION_BIND, type AgentExtension } from '../protocol/extensions';
 import { decodePublicKeyBlob } from '../protocol/key-blob';
 import { verifySshSignature } from '../protocol/verify';
 import { SshReader, SshWriter } from '../protocol/wire';
-import type { RequestContext } from './context';
+import type { RequestContext, RequestOf } from './context';
 import { AgentRefusal, describeError } from './refusal';
 import { MAX_SESSION_BINDS } from './session';
 import { agentStatus, STATUS_EXTENSION } from './status';
 
 export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, STATUS_EXTENSION];
 
-export async function extension(req: Extract<AgentRequest, { type: 'SSH_AGENTC_EXTENSION' }>, ctx: RequestContext): Promise<Buffer> {
+export async function extension(req: RequestOf<'SSH_AGENTC_EXTENSION'>, ctx: RequestContext): Promise<Buffer> {
   const ext = req.extension;
   switch (ext.kind) {
     case 'query':

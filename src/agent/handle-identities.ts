@@ -1,24 +1,21 @@
 // SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_ADD_IDENTITY / _ADD_ID_CONSTRAINED,
 // SSH_AGENTC_REMOVE_IDENTITY and SSH_AGENTC_REMOVE_ALL_IDENTITIES.
-import type { AgentRequest } from '../protocol/agent-requests';
 import { encodeIdentitiesAnswer, encodeSuccess } from '../protocol/agent-responses';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { describeConstraints, toIdentityConstraints } from './constraints';
-import type { RequestContext } from './context';
+import type { RequestContext, RequestOf } from './context';
 import { describeIdentity } from './core';
 import { identityPermitted } from './destination';
 import { AgentRefusal, describeError } from './refusal';
 import { SoftKey } from './soft-key';
 
-type Req<T extends AgentRequest['type']> = Extract<AgentRequest, { type: T }>;
-
-export function requestIdentities(_req: Req<'SSH_AGENTC_REQUEST_IDENTITIES'>, { core, conn }: RequestContext): Buffer {
+export function requestIdentities(_req: RequestOf<'SSH_AGENTC_REQUEST_IDENTITIES'>, { core, conn }: RequestContext): Buffer {
   // A forwarded connection only sees keys its destination constraints let it use.
   const visible = core.identities.list().filter((id) => identityPermitted(id.constraints.destinations, conn, null).ok);
   return encodeIdentitiesAnswer(visible.map((id) => ({ blob: id.blob, comment: id.comment })));
 }
 
-export function addIdentity(req: Req<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'>, { core }: RequestContext): Buffer {
+export function addIdentity(req: RequestOf<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'>, { core }: RequestContext): Buffer {
   const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
   let key: SoftKey;
   try {
@@ -38,14 +35,14 @@ export function addIdentity(req: Req<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD
   return encodeSuccess();
 }
 
-export function removeIdentity(req: Req<'SSH_AGENTC_REMOVE_IDENTITY'>, { core }: RequestContext): Buffer {
+export function removeIdentity(req: RequestOf<'SSH_AGENTC_REMOVE_IDENTITY'>, { core }: RequestContext): Buffer {
   const removed = core.identities.remove(req.keyBlob);
   if (!removed) throw new AgentRefusal('key to remove is not in the agent', 'info');
   core.log('info', `removed ${describeIdentity(removed)}`);
   return encodeSuccess();
 }
 
-export async function removeAllIdentities(_req: Req<'SSH_AGENTC_REMOVE_ALL_IDENTITIES'>, { core }: RequestContext): Promise<Buffer> {
+export async function removeAllIdentities(_req: RequestOf<'SSH_AGENTC_REMOVE_ALL_IDENTITIES'>, { core }: RequestContext): Promise<Buffer> {
   const n = core.identities.size;
   const modules = [...core.providers.keys()];
   // Token keys go too (as in OpenSSH): a later `ssh-add -s` of the same module starts afresh.

@@ -1,17 +1,16 @@
 // SSH_AGENTC_SIGN_REQUEST: look the key up by its exact blob, apply its constraints
 // (destination, then confirm), then sign in-process (soft key) or through its provider.
-import type { AgentRequest } from '../protocol/agent-requests';
 import { encodeSignResponse } from '../protocol/agent-responses';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { signatureAlgorithm } from '../protocol/signature';
-import type { RequestContext } from './context';
+import type { RequestContext, RequestOf } from './context';
 import { describeIdentity } from './core';
 import { signPermitted } from './destination';
 import type { Identity } from './identities';
 import { AgentRefusal, describeError } from './refusal';
 
 export async function signRequest(
-  req: Extract<AgentRequest, { type: 'SSH_AGENTC_SIGN_REQUEST' }>,
+  req: RequestOf<'SSH_AGENTC_SIGN_REQUEST'>,
   { core, conn }: RequestContext,
 ): Promise<Buffer> {
   const id = core.identities.get(req.keyBlob);

@@ -3,17 +3,14 @@
 // by path or by a pkcs11: URI (RFC 7512) whose module-path selects the library and whose
 // other attributes the provider uses to pick the token.
 import { realpath } from 'node:fs/promises';
-import type { AgentRequest } from '../protocol/agent-requests';
 import { encodeSuccess } from '../protocol/agent-responses';
 import { checkModule } from './allowlist';
 import { describeConstraints, toIdentityConstraints } from './constraints';
-import type { RequestContext } from './context';
+import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
 import type { Identity } from './identities';
 import type { TokenLoadReport } from './provider';
 import { AgentRefusal, describeError } from './refusal';
-
-type Req<T extends AgentRequest['type']> = Extract<AgentRequest, { type: T }>;
 
 /** Module path and optional URI from the reader id of the request. */
 export function parseReaderId(readerId: string): { modulePath: string; uri?: string } {
@@ -34,7 +31,7 @@ export function parseReaderId(readerId: string): { modulePath: string; uri?: str
 }
 
 export async function addSmartcardKey(
-  req: Req<'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED'>,
+  req: RequestOf<'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED'>,
   { core, conn }: RequestContext,
 ): Promise<Buffer> {
   const { modulePath: requested, uri } = parseReaderId(req.readerId);
@@ -91,7 +88,7 @@ function logReports(log: RequestContext['core']['log'], modulePath: string, repo
   }
 }
 
-export async function removeSmartcardKey(req: Req<'SSH_AGENTC_REMOVE_SMARTCARD_KEY'>, { core }: RequestContext): Promise<Buffer> {
+export async function removeSmartcardKey(req: RequestOf<'SSH_AGENTC_REMOVE_SMARTCARD_KEY'>, { core }: RequestContext): Promise<Buffer> {
   const { modulePath: requested } = parseReaderId(req.readerId);
   // The file may be gone by now (package upgrade); then the name as given is the key.
   const modulePath = await realpath(requested).catch(() => requested);

@@ -1,15 +1,27 @@
-// Every subcommand, loaded only when yargs is (not on the `eval $(tt-agent)` path).
-// One line per command file; each file exports `command: CommandModule`.
+// Every subcommand, as a name → loader table. Only the command being run is required, so
+// `tt-agent pubkey` never loads the X.509 or RNG code; `--help` with no command loads them all.
+// Each command file exports `command: CommandModule`.
 import type { CommandModule } from 'yargs';
 
-export function loadCommands(): CommandModule<any, any>[] {
-  return [
-    // require() keeps each command's dependencies off the start-up path of the others.
-  ];
-}
+type Loader = () => CommandModule<any, any>;
+
+const COMMANDS: Record<string, Loader> = {
+  add: () => require('./add').command,
+  remove: () => require('./remove').command,
+  list: () => require('./list').command,
+  pubkey: () => require('./pubkey').command,
+  keygen: () => require('./keygen').command,
+  selfsign: () => require('./selfsign').command,
+  'fix-ids': () => require('./fix-ids').command,
+  rng: () => require('./rng').command,
+};
 
 /** Names of the subcommands, checked before yargs is loaded. */
-export const COMMAND_NAMES = [
-  'add', 'remove', 'list', 'pubkey', 'keygen', 'selfsign', 'fix-ids', 'rng', 'status', 'unlock', 'forget-pin',
-  'help',
-];
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/** The modules of `name` alone when it is a known command, else all of them (for help). */
+export function loadCommands(name?: string): CommandModule<any, any>[] {
+  const loader = name !== undefined ? COMMANDS[name] : undefined;
+  if (loader) return [loader()];
+  return Object.values(COMMANDS).map((load) => load());
+}

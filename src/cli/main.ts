@@ -8,7 +8,7 @@ import { reportError } from './report';
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   const wantsYargs =
-    first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help'].includes(first));
+    first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help', '-V'].includes(first));
   if (!wantsYargs && (first === undefined || first.startsWith('-'))) {
     try {
       const { runAgentCommand } = await import('./agent');
@@ -44,7 +44,7 @@ async function runSubcommand(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new UsageError(msg ?? 'invalid arguments');
     });
-  for (const c of loadCommands()) parser.command(c);
+  for (const c of loadCommands(argv[0])) parser.command(c);
   try {
     await parser.parseAsync();
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -10,7 +10,6 @@ import { signForSsh } from '../pkcs11/sign';
 import type { Token } from '../pkcs11/token';
 import type { PublicKey } from '../protocol/public-key';
 import type { TokenStatus } from './messages';
-import { slotNumber } from './token-match';
 
 /** A key the host has handed to the agent. `pair` is refreshed whenever handles may be stale. */
 export interface HostKey {
@@ -229,4 +228,10 @@ export class HostToken {
     this.pin?.fill(0);
     this.pin = null;
   }
+}
+
+/** CK_SLOT_ID as a number (the binding hands it out as a native-endian CK_ULONG buffer). */
+function slotNumber(t: Token): number {
+  const b = t.slot.slotId;
+  return b.length === 8 ? Number(b.readBigUInt64LE(0)) : b.readUInt32LE(0);
 }

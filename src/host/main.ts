@@ -40,7 +40,9 @@ function main(): void {
     }
     if (f.kind === FrameKind.CALL) {
       const call = decodeValue<HostCall>(f.payload);
-      f.payload.fill(0); // it may carry a PIN
+      // The decoded PIN is a view into the frame: copy it out, then zero the frame.
+      if (call.op === 'load' && call.pin) call.pin = Buffer.from(call.pin);
+      f.payload.fill(0);
       handle(call)
         .then(
           (value) => channel.sendValue(FrameKind.RESULT, f.id, value ?? null),

@@ -3,16 +3,16 @@
 // for measurements and tests of the token layer alone.
 import * as fs from 'node:fs';
 import type { TokenIdentity, TokenLoadReport } from '../agent/provider';
-import { TokenError, TokenSelectionError } from '../pkcs11/errors';
+import { TokenError } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/discover';
 import { openModule, type Pkcs11Module } from '../pkcs11/module';
 import { ModuleGate, needsSerializedCalls } from '../pkcs11/session-pool';
 import type { Token } from '../pkcs11/token';
-import { parsePkcs11Uri, type Pkcs11Uri } from '../pkcs11/uri';
+import { selectKeyPairs, selectTokens } from '../pkcs11/select';
+import { parsePkcs11Uri } from '../pkcs11/uri';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { HostToken, type HostKey } from './host-token';
 import type { HostStatus, LoadResult } from './messages';
-import { keyMatches, tokenMatches } from './token-match';
 
 export interface ModuleHostOptions {
   /**
@@ -64,9 +64,11 @@ export class ModuleHost {
   async load(pin: Buffer | null, uriText?: string): Promise<LoadResult> {
     const uri = uriText ? parsePkcs11Uri(uriText) : undefined;
     const { module, gate } = this.open();
-    const scan = await gate.run(() => module.rescan());
-    const selected = scan.tokens.filter((t) => tokenMatches(uri, t));
-    if (selected.length === 0) throw noToken(this.modulePath, scan.tokens, scan.uninitialized.length, uri);
+    // Read the slots afresh: a token may have been inserted since the last load.
+    const selected = await gate.run(() => {
+      module.rescan();
+      return selectTokens(module, uri);
+    });
 
     const identities: TokenIdentity[] = [];
     const report: TokenLoadReport[] = [];
@@ -82,8 +84,7 @@ export class ModuleHost {
       try {
         await entry.logIn(pin);
         const pairs = await entry.findKeyPairs();
-        for (const pair of pairs) {
-          if (!keyMatches(uri, pair)) continue;
+        for (const pair of selectKeyPairs(pairs, uri)) {
           const id = this.addKey(entry, pair);
           if (id) {
             identities.push(id);
@@ -158,15 +159,6 @@ export class ModuleHost {
     }
     return { blob, publicKey: pair.publicKey, comment: pair.label || this.modulePath, token: entry.label };
   }
-}
-
-function noToken(modulePath: string, tokens: Token[], uninitialized: number, uri: Pkcs11Uri | undefined): TokenSelectionError {
-  const labels = tokens.map((t) => t.label);
-  if (tokens.length > 0) {
-    return new TokenSelectionError(modulePath, 'no-match', `no token of ${modulePath} matches ${uri?.text} (tokens: ${labels.join(', ')})`, labels);
-  }
-  if (uninitialized > 0) return new TokenSelectionError(modulePath, 'uninitialized', `the token in ${modulePath} is not initialized`);
-  return new TokenSelectionError(modulePath, 'no-token', `no token present in ${modulePath}`);
 }
 
 function safeRealpath(p: string): string {

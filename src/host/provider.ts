@@ -114,14 +114,19 @@ export class HostProvider implements TokenProvider {
     this.host = undefined;
     if (!host || host.dead) return;
     const exited = new Promise<void>((r) => host.child.once('exit', () => r()));
+    // The host answers 'close' after C_Finalize and then exits; give it a moment to do both.
+    const grace = delay(2000);
     try {
-      await Promise.race([this.callOn(host, { op: 'close' }), exited, delay(2000)]);
+      await Promise.race([this.callOn(host, { op: 'close' }).then(() => exited), exited, grace.promise]);
     } catch {
       // The host may exit before it answers; that is the point.
     }
+    grace.cancel();
     if (!host.dead) {
       host.child.kill('SIGKILL');
-      await Promise.race([exited, delay(2000)]);
+      const last = delay(2000);
+      await Promise.race([exited, last.promise]);
+      last.cancel();
     }
   }
 
@@ -241,7 +246,8 @@ export class HostProvider implements TokenProvider {
         host.pending.delete(id);
         reject(new HostTimeoutError(`module ${this.modulePath} did not answer within ${timeoutMs / 1000} s`));
         // A module stuck in C_Sign would hold every later request too: replace the host.
-        this.log('error', `module host for ${this.modulePath} stopped answering; killing it`);
+        // Marked gone now, so the next request starts a new host instead of waiting for the exit.
+        this.onHostGone(host, `module host for ${this.modulePath} stopped answering for ${timeoutMs / 1000} s and was killed`);
         host.child.kill('SIGKILL');
       }, timeoutMs);
       host.pending.set(id, { resolve, reject, timer });
@@ -250,6 +256,9 @@ export class HostProvider implements TokenProvider {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
+/** A timer that keeps the process alive: close() must finish even when nothing else is pending. */
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
 }

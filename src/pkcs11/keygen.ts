@@ -1,7 +1,9 @@
 // Key-pair generation on the token (C_GenerateKeyPair) for `tt-agent keygen`.
 import {
   CKA_CLASS,
+  CKA_DECRYPT,
   CKA_DERIVE,
+  CKA_ENCRYPT,
   CKA_EC_PARAMS,
   CKA_EC_POINT,
   CKA_EXTRACTABLE,
@@ -14,7 +16,9 @@ import {
   CKA_SENSITIVE,
   CKA_SIGN,
   CKA_TOKEN,
+  CKA_UNWRAP,
   CKA_VERIFY,
+  CKA_WRAP,
   CKM_EC_KEY_PAIR_GEN,
   CKM_RSA_PKCS_KEY_PAIR_GEN,
   CKO_CERTIFICATE,
@@ -76,6 +80,8 @@ export async function generateKeyPair(session: Session, opts: GenerateKeyPairOpt
     { type: CKA_CLASS, value: CKO_PUBLIC_KEY },
     { type: CKA_PRIVATE, value: false },
     { type: CKA_VERIFY, value: true },
+    { type: CKA_ENCRYPT, value: false },
+    { type: CKA_WRAP, value: false },
   ];
   const privateTemplate: Template = [
     ...common,
@@ -84,6 +90,10 @@ export async function generateKeyPair(session: Session, opts: GenerateKeyPairOpt
     { type: CKA_SENSITIVE, value: true },
     { type: CKA_EXTRACTABLE, value: false },
     { type: CKA_SIGN, value: true },
+    // An SSH key signs and does nothing else: a key that can also decrypt or unwrap is one
+    // a misused module could be made to decrypt with.
+    { type: CKA_DECRYPT, value: false },
+    { type: CKA_UNWRAP, value: false },
   ];
   const spec = opts.spec;
   if (spec.kind === 'rsa') {

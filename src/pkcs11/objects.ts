@@ -1,6 +1,7 @@
 // Writing to the token for the token tools: certificate objects, CKA_ID changes, removal, the
 // flat inventory `fix-ids` works from, and the raw signatures a certificate and a key proof need.
 import {
+  CKA_ALWAYS_AUTHENTICATE,
   CKA_CERTIFICATE_TYPE,
   CKA_CLASS,
   CKA_EC_PARAMS,
@@ -115,6 +116,8 @@ export interface TokenObject {
   publicKey?: PublicKey;
   /** private keys: CKA_SIGN */
   canSign?: boolean;
+  /** private keys: CKA_ALWAYS_AUTHENTICATE (each signature needs the PIN again) */
+  alwaysAuthenticate?: boolean;
   /** certificates: why no public key could be read */
   error?: string;
 }
@@ -133,6 +136,7 @@ export function listTokenObjects(session: Session): TokenObject[] {
       // Private keys often reveal CKA_MODULUS/CKA_PUBLIC_EXPONENT; CKA_EC_POINT rarely.
       const a = session.getAttributes(handle, [
         CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT, CKA_SIGN,
+        CKA_ALWAYS_AUTHENTICATE,
       ]);
       const ckk = attrUlong(a.get(CKA_KEY_TYPE));
       let algorithm: TokenObject['algorithm'];
@@ -156,6 +160,7 @@ export function listTokenObjects(session: Session): TokenObject[] {
         algorithm,
         publicKey,
         canSign: kind === 'private-key' ? attrBool(a.get(CKA_SIGN)) !== false : undefined,
+        alwaysAuthenticate: kind === 'private-key' ? attrBool(a.get(CKA_ALWAYS_AUTHENTICATE)) === true : undefined,
       });
     }
   }

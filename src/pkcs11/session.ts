@@ -24,6 +24,8 @@ export interface SignOptions {
 
 export class Session {
   private tail: Promise<unknown> = Promise.resolve();
+  /** operations queued or running */
+  private queued = 0;
   /** between C_SignInit and the end of C_Sign: the session's one operation slot is taken */
   private operationActive = false;
   private closed = false;
@@ -38,9 +40,10 @@ export class Session {
 
   /** Runs `fn` after every earlier queued operation on this session has settled. */
   exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.queued++;
     const run = async (): Promise<T> => fn();
     const result = this.tail.then(run, run);
-    this.tail = result.catch(() => undefined);
+    this.tail = result.catch(() => undefined).finally(() => this.queued--);
     return result;
   }
 
@@ -160,17 +163,26 @@ export class Session {
     return call('C_GenerateRandom', () => this.token.lib.C_GenerateRandom(this.handle, Buffer.alloc(n)));
   }
 
-  /** C_CloseSession once no operation is left in the queue; errors are ignored (token may be gone). */
+  /**
+   * C_CloseSession once no operation is left in the queue (at once when idle, so that a
+   * C_Finalize right after cannot overtake it); errors are ignored (the token may be gone).
+   */
   close(): Promise<void> {
-    return this.exclusive(() => {
-      if (this.closed) return;
-      this.closed = true;
-      try {
-        this.token.lib.C_CloseSession(this.handle);
-      } catch {
-        // A removed token has already dropped its sessions.
-      }
-    });
+    if (this.queued === 0) {
+      this.closeNow();
+      return Promise.resolve();
+    }
+    return this.exclusive(() => this.closeNow());
+  }
+
+  private closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.token.lib.C_CloseSession(this.handle);
+    } catch {
+      // A removed token has already dropped its sessions.
+    }
   }
 
   get isClosed(): boolean {

@@ -21,22 +21,33 @@ import { readPrivateKey, UnsupportedKeyTypeError, writePrivateKey, type PrivateK
 import type { JsonWebKey } from 'node:crypto';
 import { SshReader, SshWriter, WireError } from './wire';
 
+interface AddIdentityFields {
+  key: PrivateKeyMaterial;
+  /** Always empty for SSH_AGENTC_ADD_IDENTITY; present on both so one handler serves both. */
+  constraints: KeyConstraint[];
+}
+
+interface SmartcardFields {
+  /** The PKCS#11 module path (or URI) the client names. */
+  readerId: string;
+  /** Raw PIN bytes, a view into the message: zero it (or the body) after use. */
+  pin: Buffer;
+  constraints: KeyConstraint[];
+}
+
 export type AgentRequest =
   | { type: 'SSH_AGENTC_REQUEST_IDENTITIES' }
   | { type: 'SSH_AGENTC_SIGN_REQUEST'; keyBlob: Buffer; data: Buffer; flags: number }
-  | { type: 'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'; key: PrivateKeyMaterial; constraints: KeyConstraint[] }
+  | ({ type: 'SSH_AGENTC_ADD_IDENTITY' } & AddIdentityFields)
+  | ({ type: 'SSH_AGENTC_ADD_ID_CONSTRAINED' } & AddIdentityFields)
   | { type: 'SSH_AGENTC_REMOVE_IDENTITY'; keyBlob: Buffer }
   | { type: 'SSH_AGENTC_REMOVE_ALL_IDENTITIES' }
-  | {
-      type: 'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED';
-      /** The PKCS#11 module path (or URI) the client names. */
-      readerId: string;
-      /** Raw PIN bytes, a view into the message: zero it (or the body) after use. */
-      pin: Buffer;
-      constraints: KeyConstraint[];
-    }
+  | ({ type: 'SSH_AGENTC_ADD_SMARTCARD_KEY' } & SmartcardFields)
+  | ({ type: 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED' } & SmartcardFields)
   | { type: 'SSH_AGENTC_REMOVE_SMARTCARD_KEY'; readerId: string; pin: Buffer }
-  | { type: 'SSH_AGENTC_LOCK' | 'SSH_AGENTC_UNLOCK'; passphrase: Buffer }
+  /** Passphrase bytes are a view into the message: zero them after use. */
+  | { type: 'SSH_AGENTC_LOCK'; passphrase: Buffer }
+  | { type: 'SSH_AGENTC_UNLOCK'; passphrase: Buffer }
   | { type: 'SSH_AGENTC_EXTENSION'; extension: AgentExtension }
   /** Well-formed request the agent cannot serve, e.g. a certificate key in ADD_IDENTITY. */
   | { type: 'unsupported'; code: number; reason: string }
@@ -52,6 +63,9 @@ export interface PrivateKeyInput {
 export type AgentRequestInput =
   | Exclude<AgentRequest, { type: 'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED' | 'unsupported' }>
   | { type: 'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'; key: PrivateKeyInput; constraints: KeyConstraint[] };
+
+/** The request variant of one message type, e.g. `RequestOf<'SSH_AGENTC_SIGN_REQUEST'>`. */
+export type RequestOf<T extends AgentRequest['type']> = Extract<AgentRequest, { type: T }>;
 
 /**
  * Decodes one request body. Malformed input throws WireError; the agent then answers
@@ -85,9 +99,10 @@ export function decodeRequest(body: Buffer): AgentRequest {
         if (e instanceof UnsupportedKeyTypeError) return { type: 'unsupported', code, reason: e.message };
         throw e;
       }
-      const constrained = code === SSH_AGENTC_ADD_ID_CONSTRAINED;
-      const constraints = constrained ? readConstraints(r) : [];
-      req = { type: constrained ? 'SSH_AGENTC_ADD_ID_CONSTRAINED' : 'SSH_AGENTC_ADD_IDENTITY', key, constraints };
+      req =
+        code === SSH_AGENTC_ADD_ID_CONSTRAINED
+          ? { type: 'SSH_AGENTC_ADD_ID_CONSTRAINED', key, constraints: readConstraints(r) }
+          : { type: 'SSH_AGENTC_ADD_IDENTITY', key, constraints: [] };
       break;
     }
 
@@ -107,14 +122,10 @@ export function decodeRequest(body: Buffer): AgentRequest {
     case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED: {
       const readerId = r.stringUtf8('reader id');
       const pin = r.string('PIN');
-      const constrained = code === SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED;
-      const constraints = constrained ? readConstraints(r) : [];
-      req = {
-        type: constrained ? 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED' : 'SSH_AGENTC_ADD_SMARTCARD_KEY',
-        readerId,
-        pin,
-        constraints,
-      };
+      req =
+        code === SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED
+          ? { type: 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED', readerId, pin, constraints: readConstraints(r) }
+          : { type: 'SSH_AGENTC_ADD_SMARTCARD_KEY', readerId, pin, constraints: [] };
       break;
     }
 
@@ -125,8 +136,10 @@ export function decodeRequest(body: Buffer): AgentRequest {
 
     // byte SSH_AGENTC_LOCK / string passphrase   (SSH_AGENTC_UNLOCK likewise)
     case SSH_AGENTC_LOCK:
+      req = { type: 'SSH_AGENTC_LOCK', passphrase: r.string('passphrase') };
+      break;
     case SSH_AGENTC_UNLOCK:
-      req = { type: code === SSH_AGENTC_LOCK ? 'SSH_AGENTC_LOCK' : 'SSH_AGENTC_UNLOCK', passphrase: r.string('passphrase') };
+      req = { type: 'SSH_AGENTC_UNLOCK', passphrase: r.string('passphrase') };
       break;
 
     // byte SSH_AGENTC_EXTENSION / string extension_type / byte[] contents

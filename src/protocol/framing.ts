@@ -17,7 +17,9 @@ export class FrameTooLargeError extends Error {
 
 export function frame(body: Buffer): Buffer {
   if (body.length === 0 || body.length > MAX_AGENT_MESSAGE) throw new FrameTooLargeError(body.length);
-  const out = Buffer.allocUnsafe(4 + body.length);
+  // Unpooled, so a frame carrying a PIN shares no memory with unrelated buffers and the
+  // caller can wipe it after the write.
+  const out = Buffer.allocUnsafeSlow(4 + body.length);
   out.writeUInt32BE(body.length, 0);
   body.copy(out, 4);
   return out;

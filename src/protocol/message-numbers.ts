@@ -50,7 +50,18 @@ export const MESSAGE_NAMES: Readonly<Record<number, string>> = {
   [SSH_AGENT_EXTENSION_RESPONSE]: 'SSH_AGENT_EXTENSION_RESPONSE',
 };
 
+// SSH protocol 1 requests, gone from OpenSSH; ssh-add -D still sends
+// SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES and ignores the answer. Named only for logs.
+const LEGACY_NAMES: Readonly<Record<number, string>> = {
+  1: 'SSH_AGENTC_REQUEST_RSA_IDENTITIES',
+  3: 'SSH_AGENTC_RSA_CHALLENGE',
+  7: 'SSH_AGENTC_ADD_RSA_IDENTITY',
+  8: 'SSH_AGENTC_REMOVE_RSA_IDENTITY',
+  9: 'SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES',
+  24: 'SSH_AGENTC_ADD_RSA_ID_CONSTRAINED',
+};
+
 /** Spec name of a message number for logs, e.g. "SSH_AGENTC_SIGN_REQUEST" or "message 99". */
 export function messageName(code: number): string {
-  return MESSAGE_NAMES[code] ?? `message ${code}`;
+  return MESSAGE_NAMES[code] ?? LEGACY_NAMES[code] ?? `message ${code}`;
 }

@@ -7,6 +7,7 @@
 // Decoded keys come out as JWK so node:crypto can `createPrivateKey({ key: jwk, format: 'jwk' })`.
 import type { JsonWebKey } from 'node:crypto';
 import { CURVES } from './curves';
+import { checkPrivateJwk } from './private-key-check';
 import { checkEcPoint, ecdsaCurveOfType, encodePublicKeyBlob, isCertificateType, printable } from './key-blob';
 import type { PublicKey } from './public-key';
 import { sshKeyType } from './public-key';
@@ -51,6 +52,7 @@ export function readPrivateKey(r: SshReader): PrivateKeyMaterial {
     if (!sk.subarray(32).equals(pk)) throw new WireError('Ed25519 private key does not contain its public key');
     publicKey = { kind: 'ed25519', key: Buffer.from(pk) };
     jwk = { kty: 'OKP', crv: 'Ed25519', x: b64u(pk), d: b64u(sk.subarray(0, 32)) };
+    checkPrivateJwk(jwk);
   } else {
     const curve = ecdsaCurveOfType(type);
     if (!curve) throw new UnsupportedKeyTypeError(type);
@@ -62,15 +64,20 @@ export function readPrivateKey(r: SshReader): PrivateKeyMaterial {
     if (d.length === 0) throw new WireError('EC private scalar is zero');
     publicKey = { kind: 'ecdsa', curve, point: Buffer.from(point) };
     jwk = { ...publicKeyToJwk(publicKey), d: b64u(leftPad(d, CURVES[curve].fieldBytes)) };
+    checkPrivateJwk(jwk, curve);
   }
   const comment = r.stringUtf8('key comment', true);
   return { publicKey, jwk, comment };
 }
 
 function rsaJwk(n: Buffer, e: Buffer, d: Buffer, iqmp: Buffer, p: Buffer, q: Buffer): { publicKey: PublicKey; jwk: JsonWebKey } {
-  const [N, D, P, Q] = [n, d, p, q].map(toBig);
-  if (N === 0n || e.length === 0 || D === 0n || P <= 1n || Q <= 1n || P * Q !== N) {
+  const [N, E, D, IQMP, P, Q] = [n, e, d, iqmp, p, q].map(toBig);
+  if (N === 0n || E === 0n || D === 0n || P <= 1n || Q <= 1n || P * Q !== N) {
     throw new WireError('RSA private key components are inconsistent (n != p*q)');
+  }
+  // d must invert e modulo p-1 and q-1, and iqmp must be q^-1 mod p, or CRT signing goes wrong.
+  if ((E * D) % (P - 1n) !== 1n || (E * D) % (Q - 1n) !== 1n || (IQMP * Q) % P !== 1n) {
+    throw new WireError('RSA private key components are inconsistent (d or iqmp)');
   }
   const publicKey: PublicKey = { kind: 'rsa', n: Buffer.from(n), e: Buffer.from(e) };
   // JWK wants the CRT exponents that the SSH format leaves out; OpenSSH recomputes them too.
@@ -83,6 +90,7 @@ function rsaJwk(n: Buffer, e: Buffer, d: Buffer, iqmp: Buffer, p: Buffer, q: Buf
     dq: b64u(fromBig(D % (Q - 1n))),
     qi: b64u(iqmp),
   };
+  checkPrivateJwk(jwk);
   return { publicKey, jwk };
 }
 

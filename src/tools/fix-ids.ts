@@ -61,7 +61,7 @@ async function proveHiddenPublicKeys(
     const challenge = randomBytes(32);
     let raw: Buffer;
     try {
-      raw = await signRaw(session, p.handle, mine[0], challenge, { contextPin });
+      raw = await signRaw(session, p.handle, mine[0], challenge, p.alwaysAuthenticate ? { contextPin } : {});
     } catch {
       // A key that will not sign cannot be proven; the plan reports it as unknown.
       continue;

@@ -1,4 +1,4 @@
-// The `--type` values of `tt-agent keygen`, and CKA_ID values as users type them.
+// The `--type` values of `tt-agent keygen`, and CKA_ID values as users read them.
 import type { EcCurve } from '../protocol/public-key';
 
 export type KeySpec = { kind: 'rsa'; bits: 2048 | 3072 | 4096 } | { kind: 'ecdsa'; curve: EcCurve } | { kind: 'ed25519' };
@@ -24,17 +24,6 @@ export function describeKeySpec(spec: KeySpec): string {
   if (spec.kind === 'rsa') return `RSA-${spec.bits}`;
   if (spec.kind === 'ecdsa') return `ECDSA ${spec.curve.replace('nistp', 'P-')}`;
   return 'Ed25519';
-}
-
-/**
- * CKA_ID from hex as `pkcs11-tool --id` and `p11tool` take it: "01", "0a:1b", "0A1B", or the
- * percent-encoded form of a pkcs11: URI ("%01%02"). undefined when it is not that.
- */
-export function parseHexId(text: string): Buffer | undefined {
-  const t = text.trim();
-  const hex = t.startsWith('%') ? t.replace(/%/g, '') : t.replace(/^0x/i, '').replace(/[:\s]/g, '');
-  if (hex === '' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
-  return Buffer.from(hex, 'hex');
 }
 
 /** CKA_ID for display, as `tt-agent list` and pkcs11-tool print it. */

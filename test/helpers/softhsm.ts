@@ -98,6 +98,7 @@ export function makeToken(options: MakeTokenOptions = {}): TestToken {
   const keyFiles: Record<string, string> = {};
   for (const f of fs.readdirSync(path.join(dir, 'keys'))) keyFiles[f.replace(/\.pem$/, '')] = path.join(dir, 'keys', f);
 
+  live.add(dir);
   const setEnv = options.setEnv ?? true;
   const previous = process.env.SOFTHSM2_CONF;
   if (setEnv) process.env.SOFTHSM2_CONF = conf;
@@ -117,9 +118,16 @@ export function makeToken(options: MakeTokenOptions = {}): TestToken {
         else process.env.SOFTHSM2_CONF = previous;
       }
       fs.rmSync(dir, { recursive: true, force: true });
+      live.delete(dir);
     },
   };
 }
+
+// Tokens whose test forgot cleanup() (or failed before it) are removed when the process exits.
+const live = new Set<string>();
+process.on('exit', () => {
+  for (const dir of live) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function writeConf(dir: string): string {
   const conf = path.join(dir, 'softhsm2.conf');

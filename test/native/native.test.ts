@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { ADDON_PATH, addEntropy, getDumpable, peerCred, setDumpable, socketFd } from '../../src/native';
 
 const isRoot = process.getuid?.() === 0;
@@ -43,7 +44,7 @@ function withUnixServer(fn: (sockPath: string, server: net.Server, accepted: Pro
   };
 }
 
-test('peerCred: both ends of a unix socket in this process see this process', withUnixServer(async (sockPath, _s, accepted) => {
+test('peerCred: both ends of a unix socket in this process see this process', { timeout: 15_000 }, withUnixServer(async (sockPath, _s, accepted) => {
   const client = net.connect(sockPath);
   await new Promise<void>((resolve) => client.once('connect', resolve));
   const serverSide = await accepted;
@@ -54,7 +55,7 @@ test('peerCred: both ends of a unix socket in this process see this process', wi
   serverSide.destroy();
 }));
 
-test('peerCred: a client in another process (as another uid when root) is reported as such', withUnixServer(async (sockPath, _s, accepted) => {
+test('peerCred: a client in another process (as another uid when root) is reported as such', { timeout: 15_000 }, withUnixServer(async (sockPath, _s, accepted) => {
   const uid = isRoot ? NOBODY : process.getuid!();
   const gid = isRoot ? NOBODY : process.getgid!();
   // The child connects and waits for the server to hang up.
@@ -112,10 +113,7 @@ test('setDumpable(false) takes effect: the kernel hands /proc/PID of the process
 test('addEntropy: the kernel accepts mixed-only and credited input on /dev/random', { skip: !isRoot && 'RNDADDENTROPY needs root (CAP_SYS_ADMIN)' }, () => {
   const fd = fs.openSync('/dev/random', 'w');
   try {
-    const data = fs.readFileSync('/dev/urandom', { flag: 'r' }).subarray(0, 0); // placeholder, replaced below
-    void data;
-    const chunk = Buffer.alloc(61); // not a multiple of 4: the struct's word padding is exercised
-    fs.readSync(fs.openSync('/dev/urandom', 'r'), chunk);
+    const chunk = randomBytes(61); // not a multiple of 4: the struct's word padding is exercised
     addEntropy(fd, chunk, 0); // mix without credit
     addEntropy(fd, chunk, 16); // 2 bits per byte, well under 8·61
     addEntropy(fd, Buffer.alloc(65536, 1), 0); // a 64 KiB chunk in one call

@@ -61,9 +61,14 @@ export function agentCalls(socketPath: string, bodies: Buffer[]): Promise<Buffer
 }
 
 /** The real OpenSSH ssh-agent in the foreground on a socket in `dir`. */
-export async function startSshAgent(dir: string): Promise<{ socket: string; stop: () => Promise<void>; child: ChildProcess }> {
+export async function startSshAgent(dir: string): Promise<{ socket: string; stop: () => Promise<void>; child: ChildProcess; log: () => string }> {
   const socket = join(dir, 'openssh-agent.sock');
-  const child = spawn('ssh-agent', ['-D', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // -d: foreground with a debug log on stderr, which a failing test prints.
+  const child = spawn('ssh-agent', ['-d', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    log += c.toString();
+  });
   for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
   if (!existsSync(socket)) {
     child.kill();
@@ -75,7 +80,7 @@ export async function startSshAgent(dir: string): Promise<{ socket: string; stop
     child.kill('SIGTERM');
     await done;
   };
-  return { socket, stop, child };
+  return { socket, stop, child, log: () => log };
 }
 
 export interface Recorder {

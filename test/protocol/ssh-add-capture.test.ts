@@ -1,18 +1,16 @@
 // What the real ssh-add sends, captured by a recording socket and decoded with our codec;
 // and what the real ssh-add / ssh-keygen make of replies our encoders produce.
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { decodeRequest, encodeFailure, encodeIdentitiesAnswer, encodeSignResponse, encodeSuccess, type AgentRequest } from '../../src/protocol/agent-messages';
+import { decodeRequest, encodeIdentitiesAnswer, encodeSuccess, type AgentRequest, type RequestOf } from '../../src/protocol/agent-messages';
 import { authorizedKeysLine, parseAuthorizedKeysLine } from '../../src/protocol/authorized-keys';
 import { fingerprintSha256 } from '../../src/protocol/fingerprint';
-import { encodePublicKeyBlob } from '../../src/protocol/key-blob';
-import type { PublicKey } from '../../src/protocol/public-key';
-import { encodeSshSignature, signatureAlgorithm } from '../../src/protocol/signature';
-import { publicKeyFromJwk, verifySshSignature } from '../../src/protocol/verify';
+import { publicKeyFromJwk } from '../../src/protocol/verify';
 import { askpassScript, sh, sshKeygen, startRecorder, tempDir } from './helpers';
+import { miniAgent } from './mini-agent';
 
 const KEYS = [
   { name: 'rsa', type: 'rsa', bits: 2048 },
@@ -22,46 +20,11 @@ const KEYS = [
   { name: 'ed25519', type: 'ed25519' },
 ];
 
-function only<T extends AgentRequest['type']>(frames: Buffer[], type: T): Extract<AgentRequest, { type: T }> {
+function only<T extends AgentRequest['type']>(frames: Buffer[], type: T): RequestOf<T> {
   assert.equal(frames.length, 1, `expected one message, got ${frames.length}`);
   const req = decodeRequest(frames[0]);
   assert.equal(req.type, type);
-  return req as Extract<AgentRequest, { type: T }>;
-}
-
-/** A tiny in-test agent on our codec: holds the keys ssh-add gives it and signs with node:crypto. */
-function miniAgent(): { reply: (body: Buffer) => Buffer; keys: Map<string, { pk: PublicKey; priv: KeyObject; comment: string }> } {
-  const keys = new Map<string, { pk: PublicKey; priv: KeyObject; comment: string }>();
-  const reply = (body: Buffer): Buffer => {
-    const req = decodeRequest(body);
-    switch (req.type) {
-      case 'SSH_AGENTC_ADD_IDENTITY':
-      case 'SSH_AGENTC_ADD_ID_CONSTRAINED': {
-        const blob = encodePublicKeyBlob(req.key.publicKey);
-        keys.set(blob.toString('hex'), {
-          pk: req.key.publicKey,
-          priv: createPrivateKey({ key: req.key.jwk, format: 'jwk' }),
-          comment: req.key.comment,
-        });
-        return encodeSuccess();
-      }
-      case 'SSH_AGENTC_REQUEST_IDENTITIES':
-        return encodeIdentitiesAnswer(
-          [...keys.entries()].map(([hex, k]) => ({ blob: Buffer.from(hex, 'hex'), comment: k.comment })),
-        );
-      case 'SSH_AGENTC_SIGN_REQUEST': {
-        const k = keys.get(req.keyBlob.toString('hex'));
-        if (!k) return encodeFailure();
-        const { algorithm, hash } = signatureAlgorithm(k.pk, req.flags);
-        const raw =
-          k.pk.kind === 'ecdsa' ? sign(hash, req.data, { key: k.priv, dsaEncoding: 'ieee-p1363' }) : sign(hash, req.data, k.priv);
-        return encodeSignResponse(encodeSshSignature(k.pk, algorithm, raw));
-      }
-      default:
-        return encodeFailure();
-    }
-  };
-  return { reply, keys };
+  return req as RequestOf<T>;
 }
 
 test('ssh-add KEY: ADD_IDENTITY decodes to a JWK node:crypto signs with; ssh-keygen -Y verifies the result', async (t) => {

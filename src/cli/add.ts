@@ -1,0 +1,183 @@
+// `tt-agent add [MODULE|URI] [-t LIFE] [-c] [--no-pin]`: what `ssh-add -s MODULE` does —
+// one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN inside — and then, because the
+// protocol answers only SUCCESS or FAILURE, the agent's status@tt-agent report for the module
+// says per token what was added and why something was not.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import type { KeyConstraint } from '../protocol/constraints';
+import { AgentClient, queryAgentStatus } from './agent-client';
+import { UserError } from './errors';
+
+interface AddArgs {
+  module?: string;
+  lifetime?: string;
+  confirm?: boolean;
+  pin?: boolean;
+}
+
+/** What status@tt-agent says about a module's last load (see the report's note to the agent side). */
+interface LoadReportLine {
+  token: string;
+  serial: string;
+  added: number;
+  error?: { ckr?: string; message: string };
+}
+interface StatusForAdd {
+  providers?: { modulePath: string; tokens?: LoadReportLine[] }[];
+  loadReports?: { modulePath: string; at: string; tokens: LoadReportLine[]; error?: string }[];
+}
+
+export const command: CommandModule<object, AddArgs> = {
+  command: 'add [module]',
+  describe: "load a token's keys into the running agent (like ssh-add -s)",
+  builder: (y: Argv<object>) =>
+    y
+      .positional('module', {
+        type: 'string',
+        describe: 'PKCS#11 module path, p11-kit module name, or pkcs11: URI selecting the token (default: $TT_AGENT_MODULE, else OpenSC)',
+      })
+      .option('t', { alias: 'lifetime', type: 'string', describe: 'remove the keys after this time (seconds, or 30m, 8h, 1d)' })
+      .option('c', { alias: 'confirm', type: 'boolean', describe: 'ask for confirmation (SSH_ASKPASS) before each use' })
+      .option('pin', { type: 'boolean', default: true, describe: 'ask for the PIN; --no-pin loads public keys only and logs in later' })
+      .example('tt-agent add opensc', "the card's keys, asking for its PIN")
+      .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours') as Argv<AddArgs>,
+  handler: async (argv) => {
+    const { resolveModuleSpec } = await import('../pkcs11/resolve');
+    const resolved = resolveModuleSpec(argv.module);
+    if (resolved.source === 'default' || resolved.source === 'env') {
+      process.stderr.write(`tt-agent: using PKCS#11 module ${resolved.modulePath}${resolved.source === 'env' ? ' (from TT_AGENT_MODULE)' : ' (default)'}\n`);
+    }
+    const modulePath = path.resolve(resolved.modulePath);
+    const readerId = resolved.uri ? withModulePath(resolved.uri.text, modulePath) : modulePath;
+    const constraints = await buildConstraints(argv);
+
+    // Connect first: no point asking for a PIN when there is no agent to hand it to.
+    const client = await AgentClient.connect();
+    let pin: Buffer;
+    try {
+      pin = argv.pin === false ? Buffer.alloc(0) : await askPin(resolved.uri?.token ?? path.basename(modulePath));
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    let reply;
+    try {
+      reply = await client.call(
+        {
+          type: constraints.length > 0 ? 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED' : 'SSH_AGENTC_ADD_SMARTCARD_KEY',
+          readerId,
+          pin,
+          constraints,
+        },
+        'SSH_AGENT_SUCCESS',
+        180_000,
+      );
+    } finally {
+      pin.fill(0);
+      client.close();
+    }
+    const report = await lastReport(client.socketPath, modulePath);
+    if (reply.type === 'SSH_AGENT_SUCCESS') {
+      printReport(report, modulePath);
+      return;
+    }
+    const failed = report?.find((l) => l.error);
+    if (report && failed) {
+      printReport(report, modulePath);
+      const pinProblem = failed.error?.ckr?.startsWith('CKR_PIN_');
+      throw new UserError(
+        failed.error!.message,
+        pinProblem ? 'Check the PIN and run tt-agent add again; nothing was retried.' : 'See tt-agent status for the token state and the agent log for details.',
+      );
+    }
+    throw new UserError(
+      `the agent refused to add keys from ${modulePath}`,
+      'See the agent log (tt-agent -d) or tt-agent status; the module may be outside the allowlist (-P) or have no usable keys.',
+    );
+  },
+};
+
+/** The agent names the module by the URI's module-path query attribute (RFC 7512 section 2.4). */
+function withModulePath(uriText: string, modulePath: string): string {
+  if (/[?&]module-path=/.test(uriText)) return uriText;
+  const encoded = encodeURIComponent(modulePath).replace(/%2F/g, '/');
+  return `${uriText}${uriText.includes('?') ? '&' : '?'}module-path=${encoded}`;
+}
+
+async function buildConstraints(argv: AddArgs): Promise<KeyConstraint[]> {
+  const constraints: KeyConstraint[] = [];
+  if (argv.lifetime !== undefined) {
+    const { parseLifetime } = await import('../agent/lifetime');
+    const seconds = parseLifetime(argv.lifetime);
+    if (seconds === undefined || seconds <= 0) {
+      throw new UserError(`invalid lifetime '${argv.lifetime}'`, 'Give seconds or a time like 90s, 30m, 8h, 1d, 1w.', 2);
+    }
+    constraints.push({ kind: 'lifetime', seconds });
+  }
+  if (argv.confirm) constraints.push({ kind: 'confirm' });
+  return constraints;
+}
+
+/**
+ * The PIN as bytes: from the terminal without echo, or from SSH_ASKPASS when there is no
+ * terminal or SSH_ASKPASS_REQUIRE=force (the same rules as ssh-add).
+ */
+async function askPin(what: string): Promise<Buffer> {
+  const prompt = `Enter PIN for ${what}: `;
+  const mode = process.env.SSH_ASKPASS_REQUIRE;
+  const askpass = process.env.SSH_ASKPASS;
+  const { haveTerminal, readPinFromTty } = await import('../pin/tty');
+  const useAskpass = mode !== 'never' && askpass && (mode === 'force' || ((process.env.DISPLAY || process.env.WAYLAND_DISPLAY) && !haveTerminal()));
+  if (useAskpass) return runAskpass(askpass, prompt);
+  if (!haveTerminal()) {
+    throw new UserError('no terminal to ask for the PIN on', 'Set SSH_ASKPASS (and SSH_ASKPASS_REQUIRE=force), or add with --no-pin and log in later.');
+  }
+  return readPinFromTty(prompt);
+}
+
+function runAskpass(program: string, prompt: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [prompt], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', (err) => reject(new UserError(`cannot run SSH_ASKPASS ${program}: ${err.message}`, 'Point SSH_ASKPASS at a working program.')));
+    child.on('close', (code) => {
+      const all = Buffer.concat(chunks);
+      for (const c of chunks) c.fill(0);
+      if (code !== 0) {
+        all.fill(0);
+        reject(new UserError('PIN entry cancelled', 'Run tt-agent add again when the token is at hand.'));
+        return;
+      }
+      // One trailing newline ends the answer; it is never part of the PIN.
+      let end = all.length;
+      if (all[end - 1] === 0x0a) end--;
+      if (all[end - 1] === 0x0d) end--;
+      const pin = Buffer.from(all.subarray(0, end));
+      all.fill(0);
+      resolve(pin);
+    });
+  });
+}
+
+async function lastReport(socketPath: string, modulePath: string): Promise<LoadReportLine[] | undefined> {
+  const status = await queryAgentStatus<StatusForAdd>(socketPath, { timeoutMs: 5000 });
+  if (!status) return undefined;
+  const real = await import('node:fs').then((fs) => fs.promises.realpath(modulePath)).catch(() => modulePath);
+  const latest = status.loadReports?.filter((r) => r.modulePath === real).at(-1);
+  if (latest) return latest.tokens;
+  return status.providers?.find((p) => p.modulePath === real)?.tokens;
+}
+
+function printReport(report: LoadReportLine[] | undefined, modulePath: string): void {
+  if (!report) {
+    process.stdout.write(`added keys from ${modulePath}\n`);
+    return;
+  }
+  for (const line of report) {
+    const who = `token ${line.token} (serial ${line.serial})`;
+    if (line.error) process.stderr.write(`${who}: ${line.error.message}\n`);
+    else process.stdout.write(`${who}: added ${line.added} key${line.added === 1 ? '' : 's'}\n`);
+  }
+}

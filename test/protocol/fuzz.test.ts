@@ -1,0 +1,77 @@
+// Hostile input: thousands of mutated valid messages. Decoders may reject them, but only
+// with WireError (FrameTooLargeError for framing): anything else would be a crash path.
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { decodeRequest, decodeResponse } from '../../src/protocol/agent-messages';
+import { parseAuthorizedKeysLine } from '../../src/protocol/authorized-keys';
+import { FrameDecoder, FrameTooLargeError, frame } from '../../src/protocol/framing';
+import { decodePublicKeyBlob } from '../../src/protocol/key-blob';
+import { decodeSshSignature } from '../../src/protocol/signature';
+import { WireError } from '../../src/protocol/wire';
+import { corpusKeys, encodedRequests, responseCorpus } from './corpus';
+import { mutate, rng } from './mutate';
+
+function onlyWireErrors(what: string, input: Buffer, fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof WireError)) {
+      assert.fail(`${what} threw ${(e as Error)?.name}: ${(e as Error)?.message} on ${input.toString('hex').slice(0, 400)}`);
+    }
+  }
+}
+
+test('decoders throw only WireError on mutated messages', () => {
+  const seed = Number(process.env.PROTOCOL_FUZZ_SEED ?? Date.now() % 1e9);
+  const rounds = Number(process.env.PROTOCOL_FUZZ_ROUNDS ?? 20_000);
+  const rand = rng(seed);
+  const requests = encodedRequests();
+  const responses = responseCorpus();
+  const blobs = corpusKeys().map((k) => k.blob);
+  let rejected = 0;
+  for (let i = 0; i < rounds; i++) {
+    const req = mutate(requests[i % requests.length], rand);
+    try {
+      decodeRequest(req);
+    } catch (e) {
+      if (!(e instanceof WireError)) assert.fail(`seed ${seed} round ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      rejected++;
+    }
+    const resp = mutate(responses[i % responses.length], rand);
+    onlyWireErrors(`seed ${seed} decodeResponse`, resp, () => decodeResponse(resp));
+    const blob = mutate(blobs[i % blobs.length], rand);
+    onlyWireErrors(`seed ${seed} decodePublicKeyBlob`, blob, () => decodePublicKeyBlob(blob));
+    onlyWireErrors(`seed ${seed} decodeSshSignature`, blob, () => decodeSshSignature(blob));
+    onlyWireErrors(`seed ${seed} parseAuthorizedKeysLine`, blob, () => parseAuthorizedKeysLine(`ssh-ed25519 ${blob.toString('base64')}`));
+  }
+  // Sanity: the mutations are not all harmless, nor all fatal.
+  assert.ok(rejected > rounds * 0.3 && rejected < rounds, `rejected ${rejected} of ${rounds}`);
+});
+
+test('pure random bodies after each message number: only WireError', () => {
+  const rand = rng(42);
+  for (let i = 0; i < 5_000; i++) {
+    const body = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)));
+    body[0] = i % 32;
+    onlyWireErrors('decodeRequest', body, () => decodeRequest(body));
+    onlyWireErrors('decodeResponse', body, () => decodeResponse(body));
+  }
+});
+
+test('framing of random streams throws only FrameTooLargeError', () => {
+  const rand = rng(7);
+  const good = Buffer.concat(encodedRequests().map(frame));
+  for (let i = 0; i < 2_000; i++) {
+    const stream = mutate(good, rand);
+    const dec = new FrameDecoder();
+    try {
+      for (let p = 0; p < stream.length; ) {
+        const n = 1 + Math.floor(rand() * 300);
+        for (const body of dec.push(stream.subarray(p, p + n))) onlyWireErrors('decodeRequest', body, () => decodeRequest(body));
+        p += n;
+      }
+    } catch (e) {
+      assert.ok(e instanceof FrameTooLargeError, String(e));
+    }
+  }
+});
