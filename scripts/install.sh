@@ -73,6 +73,10 @@ if [ ! -d node_modules/pkcs11js ] || [ package.json -nt node_modules/.package-lo
   say "installing npm dependencies"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 fi
+if [ ! -f build/Release/tt_native.node ]; then
+  say "building the native addon"
+  npm run --silent build:native >/dev/null || die "building the native addon failed: run 'npm run build:native' to see why (it needs make, g++ and python3)."
+fi
 say "building"
 npm run --silent build
 say "ready: $(node bin/tt-agent --version 2>/dev/null || echo built)"

@@ -11,6 +11,7 @@ import { lockAgent, unlockAgent } from './handle-lock';
 import { signRequest } from './handle-sign';
 import { addSmartcardKey, removeSmartcardKey } from './handle-smartcard';
 import { AgentRefusal, describeError } from './refusal';
+import { STATUS_EXTENSION } from './status';
 
 type Handled = Exclude<AgentRequest['type'], 'unknown' | 'unsupported'>;
 type Handler<T extends Handled> = (req: RequestOf<T>, ctx: RequestContext) => Buffer | Promise<Buffer>;
@@ -32,6 +33,9 @@ const HANDLERS: { [T in Handled]: Handler<T> } = {
 
 // Requests that carry a PIN, passphrase or private key: their body is wiped once answered.
 const SECRET_BEARING = new Set<number>([17, 20, 21, 22, 23, 25, 26]);
+
+// SSH_AGENTC_REQUEST_RSA_IDENTITIES and SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES (protocol 1).
+const SSH1_REQUESTS = new Set([1, 9]);
 
 /** Never throws: every outcome is a reply body. */
 export async function dispatch(body: Buffer, ctx: RequestContext): Promise<Buffer> {
@@ -55,12 +59,22 @@ async function handle(body: Buffer, ctx: RequestContext): Promise<Buffer> {
   } catch (err) {
     throw new AgentRefusal(`malformed request (${body.length} bytes): ${describeError(err)}`);
   }
-  if (req.type === 'unknown') throw new AgentRefusal(`unknown message type ${req.code}`, 'info');
+  if (req.type === 'unknown') {
+    // ssh-add -D still sends the SSH protocol 1 "remove all" (9) first; not worth a log line.
+    throw new AgentRefusal(`unknown message type ${req.code}`, SSH1_REQUESTS.has(req.code) ? 'debug' : 'info');
+  }
   if (req.type === 'unsupported') throw new AgentRefusal(req.reason, 'info');
-  if (ctx.core.lock.locked && req.type !== 'SSH_AGENTC_UNLOCK') {
+  if (ctx.core.lock.locked && req.type !== 'SSH_AGENTC_UNLOCK' && !answersWhileLocked(req)) {
     // OpenSSH behaves the same: a locked agent lists nothing and does nothing else.
     if (req.type === 'SSH_AGENTC_REQUEST_IDENTITIES') return encodeIdentitiesAnswer([]);
     throw new AgentRefusal('agent is locked', 'info');
   }
   return (HANDLERS[req.type] as Handler<typeof req.type>)(req as never, ctx);
+}
+
+/** `query` and status@tt-agent reveal no keys, and `tt-agent` must still recognise a locked agent. */
+function answersWhileLocked(req: AgentRequest): boolean {
+  if (req.type !== 'SSH_AGENTC_EXTENSION') return false;
+  const ext = req.extension;
+  return ext.kind === 'query' || (ext.kind === 'other' && ext.name === STATUS_EXTENSION);
 }

@@ -286,7 +286,7 @@ async function startInBackground(args: AgentArgs, shell: Shell): Promise<number>
   const env = { ...process.env };
   if (location.disposableDir) env[DISPOSABLE_DIR_ENV] = location.dir;
   else delete env[DISPOSABLE_DIR_ENV];
-  const child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', logFd, logFd], env });
+  const child = spawn(process.execPath, childArgs, { detached: true, stdio: ['ignore', 'ignore', logFd], env });
   closeSync(logFd);
   child.unref();
   let exited: string | undefined;

@@ -4,7 +4,7 @@
 import { TokenError } from '../pkcs11/errors';
 import { MechanismNotSupportedError } from '../pkcs11/objects';
 import { SignUnsupportedError } from '../pkcs11/sign';
-import { ToolError } from '../tools/errors';
+import { CertificateNotStoredError, ToolError } from '../tools/errors';
 import { CertificateInputError } from '../x509';
 import { UserError } from './errors';
 import { explainTokenError } from './explain-token';
@@ -22,6 +22,14 @@ export function explainToolError(err: unknown, ctx: ToolContext): unknown {
   if (err instanceof UserError) return err;
   const u = (message: string, hint: string, exitCode = 1) => new UserError(message, hint, exitCode, { cause: err });
   const list = `tt-agent list ${quote(ctx.spec)}`;
+  if (err instanceof CertificateNotStoredError) {
+    const inner = explainToolError(err.cause, ctx);
+    const why = inner instanceof Error ? inner.message : String(inner);
+    return u(
+      why,
+      'The certificate itself was made: save it with --out FILE and import it with the token\'s own tool (e.g. yubico-piv-tool -a import-certificate).',
+    );
+  }
   if (err instanceof ToolError) {
     switch (err.reason) {
       case 'key-not-found':
@@ -38,6 +46,8 @@ export function explainToolError(err: unknown, ctx: ToolContext): unknown {
         return u(err.message, 'Choose another --id, or leave --id out to get a free one.');
       case 'not-logged-in':
         return u(err.message, 'Log in with the user PIN (prompt, --pin-source FILE or pin-value in the URI).');
+      case 'certificate-not-stored':
+        break;
     }
   }
   if (err instanceof CertificateInputError) {

@@ -1,15 +1,16 @@
 // tt-agent keygen MODULE|URI --type T [--id HEX] [--label L] [--selfsign [--subject S] [--days N] [--out F]]
 import type { CommandModule } from 'yargs';
-import { freeKeyId, generateKeyPair } from '../pkcs11/keygen';
+import { freeKeyId, generateKeyPair, keyGenSupport } from '../pkcs11/keygen';
+import type { Token } from '../pkcs11/token';
 import { listTokenObjects } from '../pkcs11/objects';
 import { authorizedKeysLine } from '../protocol/authorized-keys';
 import { ToolError } from '../tools/errors';
-import { describeKeySpec, formatId, KEY_TYPES, parseKeySpec } from '../tools/key-spec';
+import { describeKeySpec, formatId, KEY_TYPES, parseKeySpec, type KeySpec } from '../tools/key-spec';
 import { selfSign } from '../tools/selfsign';
 import { checkDays, DEFAULT_DAYS, parseDistinguishedName } from '../x509';
 import { UserError } from './errors';
 import { explainToolError } from './explain-tools';
-import { checkOutPath, reportCertificate, writeOut } from './selfsign';
+import { checkOutPath, keepRefusedCertificate, reportCertificate, writeOut } from './selfsign';
 import { parseHexId } from './token-target';
 import { openToolSession } from './tool-session';
 
@@ -54,7 +55,12 @@ export const command: CommandModule<object, KeygenArgs> = {
         if (argv.subject !== undefined) parseDistinguishedName(argv.subject);
         if (argv.out !== undefined) checkOutPath(argv.out);
       }
-      const t = await openToolSession(argv.module, { write: true, pinSource: argv['pin-source'], command: 'keygen' });
+      const t = await openToolSession(argv.module, {
+        write: true,
+        pinSource: argv['pin-source'],
+        command: 'keygen',
+        beforeLogin: (token) => checkKeyGenSupport(token, spec),
+      });
       try {
         let id = wantedId;
         if (id) {
@@ -71,7 +77,11 @@ export const command: CommandModule<object, KeygenArgs> = {
         process.stdout.write(`${authorizedKeysLine(key.publicKey, label)}\n`);
         if (argv.selfsign) {
           try {
-            const result = await selfSign(t.session, { id, subject: argv.subject, days: argv.days, contextPin: t.pin });
+            const result = await selfSign(t.session, { id, subject: argv.subject, days: argv.days, contextPin: t.pin }).catch(
+              (err) => {
+                throw keepRefusedCertificate(err, argv.out, { ...ctx, action: 'write the certificate' });
+              },
+            );
             reportCertificate(result);
             if (argv.out !== undefined) writeOut(argv.out, result.certificate.pem);
           } catch (err) {
@@ -93,3 +103,25 @@ export const command: CommandModule<object, KeygenArgs> = {
     }
   },
 };
+
+/**
+ * Before any PIN is spent on a card that cannot do it: PIV cards (through OpenSC) and many other
+ * smart cards offer no key-pair generation mechanism at all and generate keys only with their
+ * own administration tools.
+ */
+function checkKeyGenSupport(token: Token, spec: KeySpec): void {
+  const can = keyGenSupport(token);
+  const offered = KEY_TYPES.filter((t) => can[parseKeySpec(t)!.kind]);
+  if (offered.length === 0) {
+    throw new UserError(
+      `token '${token.label}' cannot generate keys through PKCS#11 (it offers no key-pair generation mechanism)`,
+      "Generate the key with the card's own tool (e.g. yubico-piv-tool -a generate -s 9a), then use tt-agent selfsign and pubkey with it.",
+    );
+  }
+  if (!can[spec.kind]) {
+    throw new UserError(
+      `token '${token.label}' cannot generate ${describeKeySpec(spec)} keys`,
+      `It can generate: ${offered.join(', ')}.`,
+    );
+  }
+}

@@ -104,7 +104,7 @@ export async function runRng(argv: RngArgs): Promise<number> {
     throw err;
   } finally {
     process.off('SIGINT', onStop).off('SIGTERM', onStop).off('SIGUSR1', onStats);
-    feeder.logStats();
+    if (feeder.stats.bytesRead > 0) feeder.logStats();
     await source.close();
     await sink.close().catch(() => undefined);
   }

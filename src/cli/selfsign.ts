@@ -2,11 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { CertificateNotStoredError } from '../tools/errors';
 import { formatId } from '../tools/key-spec';
 import { selfSign, type SelfSignResult } from '../tools/selfsign';
 import { checkDays, DEFAULT_DAYS, parseDistinguishedName } from '../x509';
 import { UserError } from './errors';
-import { explainToolError } from './explain-tools';
+import { explainToolError, type ToolContext } from './explain-tools';
 import { parseHexId } from './token-target';
 import { openToolSession } from './tool-session';
 
@@ -47,7 +48,11 @@ export const command: CommandModule<object, SelfsignArgs> = {
         if (!selector.id && selector.label === undefined) {
           throw new UserError('selfsign needs to know which key: give --id or --label', `tt-agent list ${argv.module} shows the keys.`, 2);
         }
-        const result = await selfSign(t.session, { ...selector, subject: argv.subject, days: argv.days, force: argv.force, contextPin: t.pin });
+        const result = await selfSign(t.session, { ...selector, subject: argv.subject, days: argv.days, force: argv.force, contextPin: t.pin }).catch(
+          (err) => {
+            throw keepRefusedCertificate(err, argv.out, ctx);
+          },
+        );
         reportCertificate(result);
         if (argv.out !== undefined) writeOut(argv.out, result.certificate.pem);
       } finally {
@@ -58,6 +63,24 @@ export const command: CommandModule<object, SelfsignArgs> = {
     }
   },
 };
+
+/**
+ * A token that will not store certificates (PIV cards through OpenSC) still gets a good
+ * certificate out of selfsign: with --out it is saved for the card's own import tool.
+ */
+export function keepRefusedCertificate(err: unknown, out: string | undefined, ctx: ToolContext): unknown {
+  if (!(err instanceof CertificateNotStoredError) || out === undefined) return err;
+  writeOut(out, err.pem);
+  const inner = explainToolError(err.cause, ctx);
+  const why = inner instanceof Error ? inner.message : String(inner);
+  const where = out === '-' ? 'stdout' : out;
+  return new UserError(
+    `${why}; the signed certificate was written to ${where} only`,
+    `Import it with the token's own tool, e.g. yubico-piv-tool -a import-certificate -s 9a -i ${out === '-' ? 'cert.pem' : out}.`,
+    1,
+    { cause: err },
+  );
+}
 
 /** Says on stderr what was written (stdout stays free for `--out -`). */
 export function reportCertificate(r: SelfSignResult): void {

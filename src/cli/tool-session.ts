@@ -22,6 +22,8 @@ export interface OpenToolSessionOptions {
   pinSource?: string;
   /** the command's name, for hints */
   command: string;
+  /** refusals that need the token but not the PIN, run before logging in */
+  beforeLogin?: (token: Token) => void;
 }
 
 export async function openToolSession(spec: string, opts: OpenToolSessionOptions): Promise<ToolSession> {
@@ -43,6 +45,7 @@ export async function openToolSession(spec: string, opts: OpenToolSessionOptions
         "Lift the token's write protection (a switch, a policy, or a read-only module configuration) and try again.",
       );
     }
+    opts.beforeLogin?.(token);
     session = token.openSession({ readWrite: opts.write });
     const pin = await logIn(session, token, target.pin, opts);
     const s = session;

@@ -33,6 +33,7 @@ import { toTokenError } from './errors';
 import { ecPublicKey, rsaPublicKey } from './key-material';
 import { MechanismNotSupportedError, destroyObjectQuietly } from './objects';
 import type { Session } from './session';
+import type { Token } from './token';
 
 // PKCS#11 3.0 §2.3.5/§6.3: not in the pkcs11js constants (which follow 2.40).
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
@@ -58,6 +59,16 @@ export function keyGenMechanism(spec: KeySpec): { mechanism: number; name: strin
   if (spec.kind === 'rsa') return { mechanism: CKM_RSA_PKCS_KEY_PAIR_GEN, name: 'CKM_RSA_PKCS_KEY_PAIR_GEN' };
   if (spec.kind === 'ecdsa') return { mechanism: CKM_EC_KEY_PAIR_GEN, name: 'CKM_EC_KEY_PAIR_GEN' };
   return { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN, name: 'CKM_EC_EDWARDS_KEY_PAIR_GEN' };
+}
+
+/** Which key families the token can generate at all (its key-pair generation mechanisms). */
+export function keyGenSupport(token: Token): { rsa: boolean; ecdsa: boolean; ed25519: boolean } {
+  const m = token.mechanisms();
+  return {
+    rsa: m.has(CKM_RSA_PKCS_KEY_PAIR_GEN),
+    ecdsa: m.has(CKM_EC_KEY_PAIR_GEN),
+    ed25519: m.has(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+  };
 }
 
 /**

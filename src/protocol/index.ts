@@ -6,6 +6,8 @@ export * from './key-blob';
 export * from './authorized-keys';
 export * from './fingerprint';
 export * from './signature';
+export * from './ecdsa-der';
+export * from './jwk';
 export * from './verify';
 export * from './private-key';
 export * from './agent-messages';

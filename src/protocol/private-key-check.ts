@@ -4,7 +4,7 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { CURVES } from './curves';
 import type { EcCurve } from './public-key';
-import { fromB64u } from './verify';
+import { fromB64u } from './jwk';
 import { WireError } from './wire';
 
 // DER prefixes for keys given by their private part only, so OpenSSL derives the public part.

@@ -11,7 +11,7 @@ import { checkPrivateJwk } from './private-key-check';
 import { checkEcPoint, ecdsaCurveOfType, encodePublicKeyBlob, isCertificateType, printable } from './key-blob';
 import type { PublicKey } from './public-key';
 import { sshKeyType } from './public-key';
-import { b64u, fromB64u, leftPad, publicKeyFromJwk, publicKeyToJwk } from './verify';
+import { b64u, fromB64u, leftPad, publicKeyFromJwk, publicKeyToJwk } from './jwk';
 import { SshReader, SshWriter, WireError } from './wire';
 
 export interface PrivateKeyMaterial {

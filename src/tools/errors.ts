@@ -6,7 +6,8 @@ export type ToolErrorReason =
   | 'public-key-unknown' // no public-key object, certificate or readable public part
   | 'certificate-exists' // selfsign without --force
   | 'id-taken' // keygen --id of an existing key
-  | 'not-logged-in'; // private keys invisible
+  | 'not-logged-in' // private keys invisible
+  | 'certificate-not-stored'; // signed, but the token refused the certificate object
 
 export class ToolError extends Error {
   constructor(
@@ -15,5 +16,18 @@ export class ToolError extends Error {
   ) {
     super(message);
     this.name = 'ToolError';
+  }
+}
+
+/** The certificate was made and verified, but the token would not store it; `cause` says why. */
+export class CertificateNotStoredError extends ToolError {
+  constructor(
+    readonly pem: string,
+    readonly keyId: Buffer,
+    options: { cause: unknown },
+  ) {
+    super('certificate-not-stored', 'the token refused to store the certificate');
+    this.cause = options.cause;
+    this.name = 'CertificateNotStoredError';
   }
 }

@@ -9,7 +9,7 @@ import {
 } from '../pkcs11/objects';
 import type { Session } from '../pkcs11/session';
 import { buildSelfSignedCertificate, checkDays, DEFAULT_DAYS, parseDistinguishedName, type SelfSignedCertificate } from '../x509';
-import { ToolError } from './errors';
+import { CertificateNotStoredError, ToolError } from './errors';
 import { formatId } from './key-spec';
 import { selectPrivateKey, type KeySelector } from './select-key';
 
@@ -77,14 +77,19 @@ export async function selfSign(session: Session, opts: SelfSignOptions): Promise
   });
 
   // New first, old after: a failure in between leaves two certificates, never none.
-  createCertificateObject(session, {
-    id,
-    label: key.objects.privateKey!.label || key.label,
-    subject: certificate.subjectDer,
-    issuer: certificate.subjectDer,
-    serialNumber: certificate.serialNumberDer,
-    value: certificate.der,
-  });
+  try {
+    createCertificateObject(session, {
+      id,
+      label: key.objects.privateKey!.label || key.label,
+      subject: certificate.subjectDer,
+      issuer: certificate.subjectDer,
+      serialNumber: certificate.serialNumberDer,
+      value: certificate.der,
+    });
+  } catch (err) {
+    // The certificate itself is good; the caller may still hand it to the user (--out).
+    throw new CertificateNotStoredError(certificate.pem, id, { cause: err });
+  }
   let replaced = 0;
   const leftOver: string[] = [];
   for (const old of existing) {

@@ -169,6 +169,12 @@ test('wrong unlock attempts are delayed, but only for the client that made them'
   const locker = await connected();
   locker.send(frame(new SshWriter().uint8(22).string('right').toBuffer()));
   assert.deepEqual(await locker.reply(), Buffer.of(6));
+  // A locked agent is still recognisable as a tt-agent (eval $(tt-agent) must not start another).
+  locker.send(frame(new SshWriter().uint8(27).string('status@tt-agent').toBuffer()));
+  const st = new SshReader(await locker.reply());
+  assert.equal(st.uint8(), 29);
+  st.stringUtf8();
+  assert.equal(JSON.parse(st.stringUtf8()).locked, true);
   const t0 = Date.now();
   for (let i = 0; i < 4; i++) locker.send(frame(new SshWriter().uint8(23).string(`wrong${i}`).toBuffer()));
   // 0.1 + 0.2 + 0.4 + 0.8 s of penalty pending on `locker`; the others are not kept waiting.

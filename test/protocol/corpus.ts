@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { encodeRequest, encodeFailure, encodeIdentitiesAnswer, encodeQueryResponse, encodeSignResponse, encodeSuccess, encodeExtensionResponse, type AgentRequestInput } from '../../src/protocol/agent-messages';
 import { encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import { encodeSshSignature } from '../../src/protocol/signature';
-import { publicKeyFromJwk } from '../../src/protocol/verify';
+import { publicKeyFromJwk } from '../../src/protocol/jwk';
 
 export function corpusKeys() {
   const pairs = [

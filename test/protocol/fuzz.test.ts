@@ -1,12 +1,14 @@
 // Hostile input: thousands of mutated valid messages. Decoders may reject them, but only
 // with WireError (FrameTooLargeError for framing): anything else would be a crash path.
 import assert from 'node:assert/strict';
+import { sign } from 'node:crypto';
 import test from 'node:test';
 import { decodeRequest, decodeResponse } from '../../src/protocol/agent-messages';
 import { parseAuthorizedKeysLine } from '../../src/protocol/authorized-keys';
 import { FrameDecoder, FrameTooLargeError, frame } from '../../src/protocol/framing';
 import { decodePublicKeyBlob } from '../../src/protocol/key-blob';
-import { decodeSshSignature } from '../../src/protocol/signature';
+import { decodeSshSignature, encodeSshSignature, signatureAlgorithm } from '../../src/protocol/signature';
+import { verifySshSignature } from '../../src/protocol/verify';
 import { WireError } from '../../src/protocol/wire';
 import { corpusKeys, encodedRequests, responseCorpus } from './corpus';
 import { mutate, rng } from './mutate';
@@ -23,11 +25,18 @@ function onlyWireErrors(what: string, input: Buffer, fn: () => unknown): void {
 
 test('decoders throw only WireError on mutated messages', () => {
   const seed = Number(process.env.PROTOCOL_FUZZ_SEED ?? Date.now() % 1e9);
-  const rounds = Number(process.env.PROTOCOL_FUZZ_ROUNDS ?? 20_000);
+  const rounds = Number(process.env.PROTOCOL_FUZZ_ROUNDS ?? 10_000);
   const rand = rng(seed);
   const requests = encodedRequests();
   const responses = responseCorpus();
-  const blobs = corpusKeys().map((k) => k.blob);
+  const keys = corpusKeys();
+  const blobs = keys.map((k) => k.blob);
+  const signatures = keys.map((k) => {
+    const { algorithm, hash } = signatureAlgorithm(k.pk, 4);
+    const raw = sign(hash, Buffer.of(1), k.pk.kind === 'ecdsa' ? { key: k.privateKey, dsaEncoding: 'ieee-p1363' } : k.privateKey);
+    return { blob: k.blob, sig: encodeSshSignature(k.pk, algorithm, raw) };
+  });
+  for (const s of signatures) assert.ok(verifySshSignature(decodePublicKeyBlob(s.blob), s.sig, Buffer.of(1)));
   let rejected = 0;
   for (let i = 0; i < rounds; i++) {
     const req = mutate(requests[i % requests.length], rand);
@@ -42,6 +51,12 @@ test('decoders throw only WireError on mutated messages', () => {
     const blob = mutate(blobs[i % blobs.length], rand);
     onlyWireErrors(`seed ${seed} decodePublicKeyBlob`, blob, () => decodePublicKeyBlob(blob));
     onlyWireErrors(`seed ${seed} decodeSshSignature`, blob, () => decodeSshSignature(blob));
+    if (i % 5 === 0) {
+      // Key import and verification cost more; a fifth of the rounds is plenty.
+      const sig = mutate(signatures[i % signatures.length].sig, rand);
+      const keyBlob = mutate(signatures[i % signatures.length].blob, rand);
+      onlyWireErrors(`seed ${seed} verifySshSignature`, sig, () => verifySshSignature(decodePublicKeyBlob(keyBlob), sig, Buffer.of(1)));
+    }
     onlyWireErrors(`seed ${seed} parseAuthorizedKeysLine`, blob, () => parseAuthorizedKeysLine(`ssh-ed25519 ${blob.toString('base64')}`));
   }
   // Sanity: the mutations are not all harmless, nor all fatal.

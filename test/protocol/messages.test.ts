@@ -13,8 +13,10 @@ import {
   SSH_AGENT_IDENTITIES_ANSWER,
 } from '../../src/protocol/agent-messages';
 import { readPrivateKey } from '../../src/protocol/private-key';
-import { decodeSshSignature, ecdsaDerToRaw, ecdsaRawToDer, encodeSshSignature, rsaSignatureAlgorithm } from '../../src/protocol/signature';
-import { publicKeyFromJwk, verifySshSignature } from '../../src/protocol/verify';
+import { decodeSshSignature, encodeSshSignature, rsaSignatureAlgorithm } from '../../src/protocol/signature';
+import { ecdsaDerToRaw, ecdsaRawToDer } from '../../src/protocol/ecdsa-der';
+import { publicKeyFromJwk } from '../../src/protocol/jwk';
+import { verifySshSignature } from '../../src/protocol/verify';
 import { SshReader, SshWriter, WireError } from '../../src/protocol/wire';
 import { corpusKeys, requestCorpus, responseCorpus } from './corpus';
 

@@ -16,7 +16,8 @@ import { authorizedKeysLine } from '../../src/protocol/authorized-keys';
 import { encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import { sshKeyType, type PublicKey } from '../../src/protocol/public-key';
 import { decodeSshSignature, encodeSshSignature } from '../../src/protocol/signature';
-import { publicKeyFromJwk, verifySshSignature } from '../../src/protocol/verify';
+import { publicKeyFromJwk } from '../../src/protocol/jwk';
+import { verifySshSignature } from '../../src/protocol/verify';
 import { WireError } from '../../src/protocol/wire';
 import { agentCall, sh, startSshAgent, tempDir } from './helpers';
 

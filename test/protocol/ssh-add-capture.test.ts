@@ -8,7 +8,7 @@ import test from 'node:test';
 import { decodeRequest, encodeIdentitiesAnswer, encodeSuccess, type AgentRequest, type RequestOf } from '../../src/protocol/agent-messages';
 import { authorizedKeysLine, parseAuthorizedKeysLine } from '../../src/protocol/authorized-keys';
 import { fingerprintSha256 } from '../../src/protocol/fingerprint';
-import { publicKeyFromJwk } from '../../src/protocol/verify';
+import { publicKeyFromJwk } from '../../src/protocol/jwk';
 import { askpassScript, sh, sshKeygen, startRecorder, tempDir } from './helpers';
 import { miniAgent } from './mini-agent';
 

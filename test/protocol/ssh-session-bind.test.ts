@@ -12,7 +12,8 @@ import { decodeRequest, encodeRequest } from '../../src/protocol/agent-messages'
 import { authorizedKeysLine, parseAuthorizedKeysLine } from '../../src/protocol/authorized-keys';
 import { decodePublicKeyBlob, encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import { SshReader } from '../../src/protocol/wire';
-import { publicKeyFromJwk, verifySshSignature } from '../../src/protocol/verify';
+import { publicKeyFromJwk } from '../../src/protocol/jwk';
+import { verifySshSignature } from '../../src/protocol/verify';
 import { sh, sshKeygen, startRecorder, tempDir } from './helpers';
 import { miniAgent } from './mini-agent';
 
