@@ -45,7 +45,11 @@ const RSA_HASH: Record<RsaSignatureAlgorithm, SignatureHash> = {
 };
 
 export function isRsaSignatureAlgorithm(name: string): name is RsaSignatureAlgorithm {
-  return name in RSA_HASH;
+  return Object.prototype.hasOwnProperty.call(RSA_HASH, name);
+}
+
+export function rsaSignatureHash(algorithm: RsaSignatureAlgorithm): SignatureHash {
+  return RSA_HASH[algorithm];
 }
 
 /**

@@ -2,9 +2,8 @@
 // host signatures with it, and tests use it as a judge of what tokens and agents sign.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { publicKeyToJwk } from './jwk';
-import type { PublicKey } from './public-key';
-import { decodeSshSignature, isRsaSignatureAlgorithm, signatureAlgorithm, type RsaSignatureAlgorithm } from './signature';
-import { sshKeyType } from './public-key';
+import { sshKeyType, type PublicKey } from './public-key';
+import { decodeSshSignature, isRsaSignatureAlgorithm, rsaSignatureHash, signatureAlgorithm } from './signature';
 import { WireError } from './wire';
 
 /** WireError when the crypto library refuses the key (e.g. an EC point off its curve). */
@@ -24,9 +23,9 @@ export function verifySshSignature(pk: PublicKey, sigBlob: Buffer, data: Buffer)
   const sig = decodeSshSignature(sigBlob);
   let hash: string | null;
   if (pk.kind === 'rsa') {
+    // Any of the three RSA algorithms is acceptable for an RSA key; the blob says which.
     if (!isRsaSignatureAlgorithm(sig.algorithm)) return false;
-    const flags = { 'ssh-rsa': 0, 'rsa-sha2-256': 2, 'rsa-sha2-512': 4 }[sig.algorithm as RsaSignatureAlgorithm];
-    hash = signatureAlgorithm(pk, flags).hash;
+    hash = rsaSignatureHash(sig.algorithm);
   } else {
     if (sig.algorithm !== sshKeyType(pk)) return false;
     hash = signatureAlgorithm(pk, 0).hash;
