@@ -35,6 +35,8 @@ tests=(
   "dbus-run-session:dbus"
   "gnome-keyring-daemon:gnome-keyring"
   "pcscd:pcscd"
+  "cc:gcc"
+  "systemd-socket-activate:systemd"
 )
 wanted=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || wanted+=("${tests[@]}")

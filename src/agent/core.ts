@@ -28,6 +28,39 @@ export interface LoadedProvider {
   loadedAt: number;
 }
 
+/** One SSH_AGENTC_ADD_SMARTCARD_KEY that reached a provider, kept for `tt-agent add` and `status`. */
+export interface LoadReport {
+  modulePath: string;
+  at: number;
+  tokens: TokenLoadReport[];
+  /** Why the load as a whole failed: CKR_* name and message. Never contains a PIN. */
+  error?: string;
+}
+
+/** A module load the agent refused before any provider saw it (allowlist, forwarded connection...). */
+export interface ModuleRefusal {
+  at: number;
+  /** The name the client sent. */
+  requested: string;
+  /** Its realpath, when it resolved. */
+  realPath?: string;
+  reason: string;
+}
+
+/** The latest error a token reported during a load; the host keeps the ones from signing. */
+export interface TokenErrorRecord {
+  modulePath: string;
+  token: string;
+  serial: string;
+  ckr?: string;
+  message: string;
+  at: number;
+}
+
+// Bounded so that a client looping on bad requests cannot grow the agent.
+const MAX_LOAD_REPORTS = 16;
+const MAX_REFUSALS = 16;
+const MAX_TOKEN_ERRORS = 64;
 const PROVIDER_CLOSE_TIMEOUT_MS = 5000;
 
 export class AgentCore {
@@ -37,6 +70,9 @@ export class AgentCore {
   readonly startedAt = Date.now();
   /** Serialises loads and removals per module path, so two `ssh-add -s` of one module do not race. */
   private readonly moduleQueues = new Map<string, Promise<unknown>>();
+  private readonly loads: LoadReport[] = [];
+  private readonly refusals: ModuleRefusal[] = [];
+  private readonly tokenErrors = new Map<string, TokenErrorRecord>();
 
   constructor(readonly config: AgentConfig) {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
@@ -44,6 +80,35 @@ export class AgentCore {
 
   log(...args: Parameters<AgentLog>): void {
     this.config.log(...args);
+  }
+
+  /** Remembers the outcome of a load (success or failure) and each token's error in it. */
+  recordLoad(report: Omit<LoadReport, 'at'>): void {
+    const at = Date.now();
+    pushBounded(this.loads, { ...report, at }, MAX_LOAD_REPORTS);
+    for (const t of report.tokens) {
+      if (!t.error) continue;
+      const key = `${report.modulePath}\0${t.serial}\0${t.token}`;
+      this.tokenErrors.delete(key); // re-inserted last: Map order is recency
+      this.tokenErrors.set(key, { modulePath: report.modulePath, token: t.token, serial: t.serial, ...t.error, at });
+      if (this.tokenErrors.size > MAX_TOKEN_ERRORS) this.tokenErrors.delete(this.tokenErrors.keys().next().value!);
+    }
+  }
+
+  recordRefusal(refusal: Omit<ModuleRefusal, 'at'>): void {
+    pushBounded(this.refusals, { ...refusal, at: Date.now() }, MAX_REFUSALS);
+  }
+
+  get loadReports(): readonly LoadReport[] {
+    return this.loads;
+  }
+
+  get moduleRefusals(): readonly ModuleRefusal[] {
+    return this.refusals;
+  }
+
+  get tokenLoadErrors(): TokenErrorRecord[] {
+    return [...this.tokenErrors.values()];
   }
 
   withModule<T>(modulePath: string, fn: () => Promise<T>): Promise<T> {
@@ -73,6 +138,11 @@ export class AgentCore {
     this.providers.clear();
     await Promise.all(entries.map((e) => closeProvider(e.provider, this.config.log)));
   }
+}
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
 }
 
 async function closeProvider(provider: TokenProvider, log: AgentLog): Promise<void> {

@@ -8,8 +8,8 @@ import { checkModule } from './allowlist';
 import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
-import type { Identity } from './identities';
-import type { TokenLoadReport } from './provider';
+import type { Identity, IdentityConstraints } from './identities';
+import type { ProviderFactory, TokenLoadReport } from './provider';
 import { AgentRefusal, describeError } from './refusal';
 
 /** Module path and optional URI from the reader id of the request. */
@@ -32,52 +32,78 @@ export function parseReaderId(readerId: string): { modulePath: string; uri?: str
 
 export async function addSmartcardKey(
   req: RequestOf<'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED'>,
-  { core, conn }: RequestContext,
+  ctx: RequestContext,
 ): Promise<Buffer> {
-  const { modulePath: requested, uri } = parseReaderId(req.readerId);
+  const { core, conn } = ctx;
+  // Every refusal before a provider sees the module is kept for `tt-agent status`.
+  const refuse = (requested: string, reason: string, realPath?: string): never => {
+    core.recordRefusal({ requested: requested.slice(0, 512), realPath, reason });
+    throw new AgentRefusal(reason);
+  };
+  let parsed: { modulePath: string; uri?: string };
+  try {
+    parsed = parseReaderId(req.readerId);
+  } catch (err) {
+    return refuse(req.readerId, (err as Error).message);
+  }
+  const { modulePath: requested, uri } = parsed;
   // CVE-2023-38408: a forwarded agent must not make this host load libraries on a remote's say.
   if (conn.binds.length > 0 && !core.config.allowRemoteProviders) {
     const how = conn.binds.some((b) => b.isForwarding) ? 'a forwarded connection' : 'a connection bound to an ssh session';
-    throw new AgentRefusal(`refusing to load module ${JSON.stringify(requested)} from ${how}`);
+    refuse(requested, `refusing to load module ${JSON.stringify(requested)} from ${how}`);
   }
   const factory = core.config.providerFactory;
-  if (!factory) throw new AgentRefusal('this agent was started without token support');
+  if (!factory) return refuse(requested, 'this agent was started without token support');
   const check = await checkModule(requested, core.config.allowlist);
-  if (!check.ok) throw new AgentRefusal(`refusing to load: ${check.reason}`);
+  if (!check.ok) return refuse(requested, `refusing to load: ${check.reason}`, check.realPath);
   const modulePath = check.realPath;
   const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
 
-  return core.withModule(modulePath, async () => {
-    const existing = core.providers.get(modulePath);
-    const provider = existing?.provider ?? factory(modulePath);
-    let loaded;
-    try {
-      loaded = await provider.load(req.pin.length > 0 ? req.pin : null, uri);
-    } catch (err) {
-      if (!existing) await provider.close().catch(() => undefined);
-      throw new AgentRefusal(`loading ${modulePath} failed: ${describeError(err)}`, 'error');
-    }
-    logReports(core.log.bind(core), modulePath, loaded.report);
-    if (loaded.identities.length === 0) {
-      if (!existing) await provider.close().catch(() => undefined);
-      throw new AgentRefusal(`no usable keys on the tokens of ${modulePath}`);
-    }
-    const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
-    entry.reports = loaded.report;
-    core.providers.set(modulePath, entry);
-    for (const t of loaded.identities) {
-      const id: Identity = {
-        blob: Buffer.from(t.blob),
-        publicKey: t.publicKey,
-        comment: t.comment,
-        source: { kind: 'token', provider, token: t.token },
-        constraints,
-      };
-      core.identities.add(id);
-    }
-    core.log('info', `added ${loaded.identities.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
-    return encodeSuccess();
-  });
+  return core.withModule(modulePath, () => loadModule(ctx, factory, modulePath, req.pin, uri, constraints));
+}
+
+async function loadModule(
+  { core }: RequestContext,
+  factory: ProviderFactory,
+  modulePath: string,
+  pin: Buffer,
+  uri: string | undefined,
+  constraints: IdentityConstraints,
+): Promise<Buffer> {
+  const existing = core.providers.get(modulePath);
+  const provider = existing?.provider ?? factory(modulePath);
+  let loaded;
+  try {
+    loaded = await provider.load(pin.length > 0 ? pin : null, uri);
+  } catch (err) {
+    if (!existing) await provider.close().catch(() => undefined);
+    const why = describeError(err);
+    core.recordLoad({ modulePath, tokens: [], error: why });
+    throw new AgentRefusal(`loading ${modulePath} failed: ${why}`, 'error');
+  }
+  logReports(core.log.bind(core), modulePath, loaded.report);
+  if (loaded.identities.length === 0) {
+    if (!existing) await provider.close().catch(() => undefined);
+    const why = `no usable keys on the tokens of ${modulePath}`;
+    core.recordLoad({ modulePath, tokens: loaded.report, error: why });
+    throw new AgentRefusal(why);
+  }
+  core.recordLoad({ modulePath, tokens: loaded.report });
+  const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
+  entry.reports = loaded.report;
+  core.providers.set(modulePath, entry);
+  for (const t of loaded.identities) {
+    const id: Identity = {
+      blob: Buffer.from(t.blob),
+      publicKey: t.publicKey,
+      comment: t.comment,
+      source: { kind: 'token', provider, token: t.token },
+      constraints,
+    };
+    core.identities.add(id);
+  }
+  core.log('info', `added ${loaded.identities.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
+  return encodeSuccess();
 }
 
 function logReports(log: RequestContext['core']['log'], modulePath: string, reports: TokenLoadReport[]): void {

@@ -37,7 +37,7 @@ export const command: CommandModule<object, FixIdsArgs> = {
           process.stdout.write(`token '${t.token.label}': ${objects.length} objects, every CKA_ID in order; nothing to change\n`);
           return;
         }
-        process.stdout.write(formatTable(plan.findings, dryRun ? 'would set' : 'set'));
+        process.stdout.write(formatTable(plan.findings, dryRun ? 'would set' : argv.yes ? 'set' : 'will set'));
         if (n === 0) {
           process.stdout.write(`nothing fix-ids can change on token '${t.token.label}'; the rows above need a person\n`);
           return;

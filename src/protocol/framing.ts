@@ -26,80 +26,70 @@ export function frame(body: Buffer): Buffer {
 }
 
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  // A message is assembled straight into a buffer of its declared size, so memory per
+  // connection stays at one message however the bytes are split (even one per read).
+  private readonly header = Buffer.alloc(4);
+  private headerFilled = 0;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
   private broken: FrameTooLargeError | null = null;
 
   /** Bytes received but not yet part of a complete message. */
   get pending(): number {
-    return this.buffered;
+    return this.body ? 4 + this.bodyFilled : this.headerFilled;
   }
 
   /**
    * Feeds bytes as they arrive (split or coalesced any way) and returns the complete
    * message bodies, without their length prefix. The decoder owns `chunk` from here on:
-   * its bytes are overwritten once copied out, so no stray copy of a PIN stays behind. After a FrameTooLargeError the stream
-   * cannot be resynchronised: every later push throws the same error.
+   * it is overwritten once copied, so no stray copy of a PIN stays behind. Each body is a
+   * fresh, unpooled buffer that shares memory with nothing else. After a
+   * FrameTooLargeError the stream cannot be resynchronised: every later push throws again.
    */
   push(chunk: Buffer): Buffer[] {
     if (this.broken) throw this.broken;
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
     const bodies: Buffer[] = [];
-    while (this.buffered >= 4) {
-      const len = this.peekLength();
-      if (len === 0 || len > MAX_AGENT_MESSAGE) {
-        this.broken = new FrameTooLargeError(len);
-        this.clear();
-        throw this.broken;
+    let at = 0;
+    try {
+      while (at < chunk.length) {
+        if (this.body === null) {
+          const n = chunk.copy(this.header, this.headerFilled, at, at + 4 - this.headerFilled);
+          this.headerFilled += n;
+          at += n;
+          if (this.headerFilled < 4) break;
+          const len = this.header.readUInt32BE(0);
+          this.header.fill(0);
+          this.headerFilled = 0;
+          if (len === 0 || len > MAX_AGENT_MESSAGE) {
+            this.broken = new FrameTooLargeError(len);
+            throw this.broken;
+          }
+          this.body = Buffer.alloc(len);
+          this.bodyFilled = 0;
+          continue;
+        }
+        const n = chunk.copy(this.body, this.bodyFilled, at, at + this.body.length - this.bodyFilled);
+        this.bodyFilled += n;
+        at += n;
+        if (this.bodyFilled === this.body.length) {
+          bodies.push(this.body);
+          this.body = null;
+          this.bodyFilled = 0;
+        }
       }
-      if (this.buffered < 4 + len) break;
-      this.take(4);
-      bodies.push(this.take(len));
+    } finally {
+      chunk.fill(0);
+      if (this.broken) this.clear();
     }
     return bodies;
   }
 
-  /** Forgets buffered bytes, overwriting them first: they may hold part of a PIN. */
+  /** Forgets a partial message, overwriting it first: it may hold part of a PIN. */
   clear(): void {
-    for (const c of this.chunks) c.fill(0);
-    this.chunks = [];
-    this.buffered = 0;
-  }
-
-  private peekLength(): number {
-    const first = this.chunks[0];
-    if (first.length >= 4) return first.readUInt32BE(0);
-    const head = Buffer.alloc(4);
-    let got = 0;
-    for (const c of this.chunks) {
-      got += c.copy(head, got, 0, Math.min(c.length, 4 - got));
-      if (got === 4) break;
-    }
-    return head.readUInt32BE(0);
-  }
-
-  /**
-   * Removes n bytes from the front. The result is a fresh unpooled buffer, so a body
-   * never shares memory with unrelated data and zeroing it wipes the last copy.
-   */
-  private take(n: number): Buffer {
-    const out = Buffer.alloc(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      const used = c.copy(out, filled, 0, Math.min(c.length, n - filled));
-      c.fill(0, 0, used);
-      filled += used;
-      if (used === c.length) {
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = c.subarray(used);
-      }
-    }
-    this.buffered -= n;
-    return out;
+    this.header.fill(0);
+    this.headerFilled = 0;
+    this.body?.fill(0);
+    this.body = null;
+    this.bodyFilled = 0;
   }
 }

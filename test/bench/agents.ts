@@ -1,0 +1,104 @@
+// The two agents under test, each started on its own socket in a temp dir and loaded with
+// the same token through `ssh-add -s` (the PIN comes from an SSH_ASKPASS script):
+//   OpenSSH: ssh-agent -D -a SOCK
+//   tt-agent: node bin/tt-agent -D -a SOCK   (the compiled CLI, as users run it)
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { listIdentities, type ListedKey } from './agent-wire';
+
+const execFileP = promisify(execFile);
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const TT_AGENT_BIN = path.join(REPO_ROOT, 'bin', 'tt-agent');
+
+export interface BenchAgent {
+  name: 'OpenSSH' | 'tt-agent';
+  sock: string;
+  pid: number;
+  keys: ListedKey[];
+  /** stderr of the agent so far */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface AgentSetup {
+  dir: string;
+  /** environment with SOFTHSM2_CONF of the bench token */
+  env: NodeJS.ProcessEnv;
+  module: string;
+  pin: string;
+}
+
+export async function startOpenSsh(setup: AgentSetup): Promise<BenchAgent> {
+  const sock = path.join(setup.dir, 'openssh.sock');
+  const child = spawn('ssh-agent', ['-D', '-a', sock], { env: cleanEnv(setup.env), stdio: ['ignore', 'ignore', 'pipe'] });
+  return finishStart('OpenSSH', child, sock, setup);
+}
+
+export async function startTtAgent(setup: AgentSetup, extraEnv: NodeJS.ProcessEnv = {}): Promise<BenchAgent> {
+  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
+  const sock = path.join(setup.dir, 'tt-agent.sock');
+  const child = spawn(process.execPath, [TT_AGENT_BIN, '-D', '-a', sock], {
+    env: { ...cleanEnv(setup.env), ...extraEnv },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return finishStart('tt-agent', child, sock, setup);
+}
+
+async function finishStart(name: BenchAgent['name'], child: ChildProcess, sock: string, setup: AgentSetup): Promise<BenchAgent> {
+  let log = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (log += s));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+  try {
+    await waitForSocket(sock, child, () => log);
+    await addToken(sock, setup);
+    const keys = await listIdentities(sock);
+    return { name, sock, pid: child.pid!, keys, log: () => log, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`${name}: ${(err as Error).message}\n${log}`);
+  }
+}
+
+/** `ssh-add -s MODULE` with the PIN from an askpass script, as a user without a tty would. */
+async function addToken(sock: string, setup: AgentSetup): Promise<void> {
+  const askpass = path.join(setup.dir, 'askpass.sh');
+  if (!fs.existsSync(askpass)) fs.writeFileSync(askpass, `#!/bin/sh\necho '${setup.pin}'\n`, { mode: 0o700 });
+  await execFileP('ssh-add', ['-s', setup.module], {
+    env: { ...cleanEnv(setup.env), SSH_AUTH_SOCK: sock, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+    timeout: 60_000,
+  });
+}
+
+async function waitForSocket(sock: string, child: ChildProcess, log: () => string): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`exited with status ${child.exitCode}: ${log()}`);
+    try {
+      await listIdentities(sock);
+      return;
+    } catch {
+      if (Date.now() > until) throw new Error('socket did not answer within 20 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** The environment minus any agent the bench itself runs under. */
+export function cleanEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const e = { ...env };
+  delete e.SSH_AUTH_SOCK;
+  delete e.SSH_AGENT_PID;
+  delete e.LISTEN_FDS;
+  delete e.LISTEN_PID;
+  return e;
+}
