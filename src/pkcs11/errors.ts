@@ -45,6 +45,10 @@ export function toTokenError(err: unknown, fn: string): unknown {
   if (err instanceof TokenError) return err;
   const e = err as { name?: unknown; code?: unknown } | null;
   if (e && e.name === 'Pkcs11Error' && typeof e.code === 'number') return new TokenError(fn, e.code, { cause: err });
+  // pkcs11js 2.1 wraps the template calls (C_CreateObject, C_SetAttributeValue, C_CopyObject)
+  // in JS and rethrows their failures as a plain Error('CKR_NAME:code') without `.code`.
+  const m = err instanceof Error && err.name === 'Error' ? /^CKR_\w+:(\d+)$/.exec(err.message) : null;
+  if (m) return new TokenError(fn, Number(m[1]), { cause: err });
   return err;
 }
 

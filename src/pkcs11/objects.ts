@@ -27,7 +27,7 @@ import {
 } from 'pkcs11js';
 import type { PublicKey } from '../protocol/public-key';
 import { attrBool, attrString, attrUlong, CKK_EC_EDWARDS } from './attributes';
-import { call, toTokenError, TokenError } from './errors';
+import { call } from './errors';
 import { certificatePublicKey, curveFromEcParams, ecPublicKey, rsaPublicKey, type CurveName } from './key-material';
 import type { Session, SignOptions } from './session';
 import { canSignWith, CKM_ECDSA, CKM_EDDSA, planSignature } from './sign';
@@ -57,24 +57,9 @@ export interface CertificateObject {
   value: Buffer;
 }
 
-/**
- * pkcs11js 2.1 overrides C_CreateObject, C_SetAttributeValue and C_CopyObject with JS methods that
- * bypass its error wrapping: they throw a plain Error whose message "CKR_NAME:code" is the only
- * carrier of the CK_RV. Everything else goes the usual way.
- */
-function callTemplate<T>(fn: string, body: () => T): T {
-  try {
-    return body();
-  } catch (err) {
-    const m = err instanceof Error && err.name === 'Error' ? /^CKR_\w+:(\d+)$/.exec(err.message) : null;
-    if (m) throw new TokenError(fn, Number(m[1]), { cause: err });
-    throw toTokenError(err, fn);
-  }
-}
-
 /** C_CreateObject of a public X.509 certificate object on the token (PKCS#11 2.40 §4.6.3). */
 export function createCertificateObject(session: Session, cert: CertificateObject): Buffer {
-  return callTemplate('C_CreateObject', () =>
+  return call('C_CreateObject', () =>
     session.token.lib.C_CreateObject(session.handle, [
       { type: CKA_CLASS, value: CKO_CERTIFICATE },
       { type: CKA_CERTIFICATE_TYPE, value: CKC_X_509 },
@@ -101,7 +86,7 @@ export function findCertificatesById(session: Session, id: Buffer): Buffer[] {
 
 /** C_SetAttributeValue(CKA_ID), as `pkcs11-tool --set-id` does. */
 export function setObjectId(session: Session, object: Buffer, id: Buffer): void {
-  callTemplate('C_SetAttributeValue', () => session.token.lib.C_SetAttributeValue(session.handle, object, [{ type: CKA_ID, value: id }]));
+  call('C_SetAttributeValue', () => session.token.lib.C_SetAttributeValue(session.handle, object, [{ type: CKA_ID, value: id }]));
 }
 
 export function destroyObject(session: Session, object: Buffer): void {

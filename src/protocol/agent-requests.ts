@@ -17,8 +17,8 @@ import {
   SSH_AGENTC_SIGN_REQUEST,
   SSH_AGENTC_UNLOCK,
 } from './message-numbers';
-import { readPrivateKey, UnsupportedKeyTypeError, writePrivateKey, type PrivateKeyMaterial } from './private-key';
 import type { JsonWebKey } from 'node:crypto';
+import { readPrivateKey, UnsupportedKeyTypeError, writePrivateKey, type PrivateKeyMaterial } from './private-key';
 import { SshReader, SshWriter, WireError } from './wire';
 
 interface AddIdentityFields {
@@ -70,6 +70,8 @@ export type RequestOf<T extends AgentRequest['type']> = Extract<AgentRequest, { 
 /**
  * Decodes one request body. Malformed input throws WireError; the agent then answers
  * SSH_AGENT_FAILURE (and, for constraints it does not know, refuses the key as OpenSSH does).
+ * Buffers in the result are views into `body` (public keys of ADD_IDENTITY excepted):
+ * copy what you keep, and zero `body` when done, since it may carry a PIN or a private key.
  */
 export function decodeRequest(body: Buffer): AgentRequest {
   const r = new SshReader(body);

@@ -8,9 +8,8 @@
 import type { JsonWebKey } from 'node:crypto';
 import { CURVES } from './curves';
 import { checkPrivateJwk } from './private-key-check';
-import { checkEcPoint, ecdsaCurveOfType, encodePublicKeyBlob, isCertificateType, printable } from './key-blob';
-import type { PublicKey } from './public-key';
-import { sshKeyType } from './public-key';
+import { checkEcPoint, ecdsaCurveOfType, isCertificateType, printable } from './key-blob';
+import { sshKeyType, type PublicKey } from './public-key';
 import { b64u, fromB64u, leftPad, publicKeyFromJwk, publicKeyToJwk } from './jwk';
 import { SshReader, SshWriter, WireError } from './wire';
 
@@ -116,10 +115,6 @@ export function writePrivateKey(w: SshWriter, key: { jwk: JsonWebKey; comment: s
       break;
   }
   return w.string(key.comment);
-}
-
-export function publicKeyBlobOf(key: PrivateKeyMaterial): Buffer {
-  return encodePublicKeyBlob(key.publicKey);
 }
 
 function toBig(b: Buffer): bigint {

@@ -1,0 +1,177 @@
+// The benchmark's results as markdown: throughput, latency, the issue's goals with ✓/✗,
+// memory, start-up, and the evidence that the client was not the limit.
+import { median } from './stats';
+
+export const KEY_TITLES: Record<string, string> = { rsa2048: 'RSA-2048', p256: 'P-256', p384: 'P-384', ed25519: 'Ed25519' };
+
+export interface CellRounds {
+  rates: number[];
+  p50us: number[];
+  p99us: number[];
+  /** CPU of the agent's processes (agent + module hosts / pkcs11 helper) per signature, µs */
+  agentCpuUs: number[];
+  /** CPU of the load generator per signature, µs */
+  clientCpuUs: number[];
+  signatures: number;
+  verified: number;
+  bad: number;
+}
+
+export interface BenchResults {
+  date: string;
+  machine: string;
+  loadBefore: number[];
+  loadAfter: number[];
+  rounds: number;
+  seconds: number;
+  concurrency: number[];
+  rawSessions: number;
+  keys: string[];
+  smoke: boolean;
+  raw: Record<string, { one: CellRounds; several: CellRounds }>;
+  /** agent → key → concurrency */
+  agents: Record<'OpenSSH' | 'tt-agent', Record<string, Record<number, CellRounds | undefined>>>;
+  calibration: Array<{ concurrency: number; rate: number; clientCpuUs: number }>;
+  memory?: { idle: Mem; after: Mem; after2: Mem; signatures: number };
+  evalTiming?: { ttAgentMs: number; nodeMs: number; ratio: number; runs: number };
+  coldStart?: { ttAgentMs: number; openSshMs: number };
+  notes: string[];
+}
+
+interface Mem {
+  rssMb: number;
+  pssMb: number;
+  processes: number;
+}
+
+export function emptyCell(): CellRounds {
+  return { rates: [], p50us: [], p99us: [], agentCpuUs: [], clientCpuUs: [], signatures: 0, verified: 0, bad: 0 };
+}
+
+const rate = (c?: CellRounds) => (c && c.rates.length ? median(c.rates) : NaN);
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const ms = (us: number) => (Number.isFinite(us) ? (us / 1000).toFixed(us < 10_000 ? 2 : 1) : 'n/a');
+
+export interface Goal {
+  what: string;
+  target: string;
+  value: number;
+  ok: boolean;
+  shown: string;
+}
+
+export function judgeGoals(r: BenchResults): Goal[] {
+  const goals: Goal[] = [];
+  const ratio = (key: string, c: number) => rate(r.agents['tt-agent'][key]?.[c]) / rate(r.agents.OpenSSH[key]?.[c]);
+  const atLeast = (what: string, value: number, min: number) =>
+    goals.push({ what, target: `≥ ${min}`, value, ok: value >= min, shown: fmt(value, 2) });
+  const c1 = r.concurrency[0];
+  const cMax = r.concurrency[r.concurrency.length - 1];
+  const perKey: Array<[string, number, number]> = [
+    ['rsa2048', 1.2, 2.0],
+    ['p256', 2.5, 3.0],
+    ['p384', 2.5, 3.0],
+  ];
+  for (const [key, atC1] of perKey) if (r.keys.includes(key)) atLeast(`tt-agent / OpenSSH, ${KEY_TITLES[key]}, C=${c1}`, ratio(key, c1), atC1);
+  for (const [key, , atCMax] of perKey) if (r.keys.includes(key)) atLeast(`tt-agent / OpenSSH, ${KEY_TITLES[key]}, C=${cMax}`, ratio(key, cMax), atCMax);
+  if (r.keys.includes('rsa2048')) {
+    atLeast(`tt-agent C=${c1} / raw one session, RSA-2048`, rate(r.agents['tt-agent'].rsa2048?.[c1]) / rate(r.raw.rsa2048?.one), 0.85);
+  }
+  for (const [key] of perKey) {
+    if (!r.keys.includes(key)) continue;
+    const tt = median(r.agents['tt-agent'][key]?.[cMax]?.p99us ?? []);
+    const os = median(r.agents.OpenSSH[key]?.[cMax]?.p99us ?? []);
+    const v = tt / os;
+    goals.push({ what: `p99 at C=${cMax}, ${KEY_TITLES[key]}: tt-agent / OpenSSH`, target: '≤ 0.5', value: v, ok: v <= 0.5, shown: `${fmt(v, 2)} (${ms(tt)} ms vs ${ms(os)} ms)` });
+  }
+  if (r.evalTiming) {
+    const v = r.evalTiming.ratio;
+    goals.push({ what: "eval $(tt-agent), agent running / node -e ''", target: '≤ 1.3', value: v, ok: v <= 1.3, shown: `${fmt(v, 2)} (${fmt(r.evalTiming.ttAgentMs, 1)} ms vs ${fmt(r.evalTiming.nodeMs, 1)} ms)` });
+  }
+  if (r.memory) {
+    const m = r.memory;
+    const peak = Math.max(m.idle.rssMb, m.after.rssMb, m.after2.rssMb);
+    goals.push({ what: 'agent memory, all processes (RSS sum)', target: '≤ 100 MB', value: peak, ok: peak <= 100, shown: `${fmt(peak, 1)} MB` });
+    const drift = (m.after2.rssMb - m.after.rssMb) / m.after.rssMb;
+    goals.push({
+      what: `memory flat: RSS after ${fmt(2 * m.signatures)} vs after ${fmt(m.signatures)} signatures`,
+      target: '±10 %',
+      value: drift,
+      ok: Math.abs(drift) <= 0.1,
+      shown: `${drift >= 0 ? '+' : ''}${fmt(drift * 100, 1)} %`,
+    });
+  }
+  return goals;
+}
+
+export function renderReport(r: BenchResults): string {
+  const L: string[] = [];
+  const cs = r.concurrency;
+  L.push(`# tt-agent benchmark, ${r.date}${r.smoke ? ' (smoke run: too short to judge)' : ''}`, '');
+  L.push(`${r.machine}`);
+  L.push(`Load average before: ${r.loadBefore.map((x) => x.toFixed(2)).join(' ')}; after: ${r.loadAfter.map((x) => x.toFixed(2)).join(' ')}.`);
+  L.push(`${r.rounds} rounds of ${r.seconds} s per cell, rounds interleaved (OpenSSH and tt-agent alternate first); figures are medians of the rounds. Payload 64 random bytes, each client on its own connection, RSA signs rsa-sha2-256. Every signature was verified with node:crypto.`, '');
+
+  L.push('## Signatures per second', '');
+  L.push(`| key | raw C_Sign, 1 session | raw, ${r.rawSessions} sessions | ${cs.map((c) => `OpenSSH C=${c}`).join(' | ')} | ${cs.map((c) => `tt-agent C=${c}`).join(' | ')} |`);
+  L.push(`|---|---|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|`);
+  for (const key of r.keys) {
+    const raw = r.raw[key];
+    L.push(
+      `| ${KEY_TITLES[key]} | ${fmt(rate(raw?.one))} | ${fmt(rate(raw?.several))} | ${cs.map((c) => fmt(rate(r.agents.OpenSSH[key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(rate(r.agents['tt-agent'][key]?.[c]))).join(' | ')} |`,
+    );
+  }
+  L.push('', '## Ratios', '');
+  L.push(`| key | ${cs.map((c) => `tt-agent / OpenSSH C=${c}`).join(' | ')} | ${cs.map((c) => `tt-agent C=${c} / raw 1 session`).join(' | ')} | tt-agent C=${cs[cs.length - 1]} / raw ${r.rawSessions} sessions |`);
+  L.push(`|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|---|`);
+  for (const key of r.keys) {
+    const tt = (c: number) => rate(r.agents['tt-agent'][key]?.[c]);
+    L.push(
+      `| ${KEY_TITLES[key]} | ${cs.map((c) => fmt(tt(c) / rate(r.agents.OpenSSH[key]?.[c]), 2)).join(' | ')} | ${cs.map((c) => fmt(tt(c) / rate(r.raw[key]?.one), 2)).join(' | ')} | ${fmt(tt(cs[cs.length - 1]) / rate(r.raw[key]?.several), 2)} |`,
+    );
+  }
+  L.push('', '## Latency (ms): p50 / p99', '');
+  L.push(`| key | ${cs.map((c) => `OpenSSH C=${c}`).join(' | ')} | ${cs.map((c) => `tt-agent C=${c}`).join(' | ')} |`);
+  L.push(`|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|`);
+  const lat = (c?: CellRounds) => (c ? `${ms(median(c.p50us))} / ${ms(median(c.p99us))}` : 'n/a');
+  for (const key of r.keys) {
+    L.push(`| ${KEY_TITLES[key]} | ${cs.map((c) => lat(r.agents.OpenSSH[key]?.[c])).join(' | ')} | ${cs.map((c) => lat(r.agents['tt-agent'][key]?.[c])).join(' | ')} |`);
+  }
+  L.push('', '## CPU per signature (µs): agent processes / load generator', '');
+  L.push(`| key | ${cs.map((c) => `OpenSSH C=${c}`).join(' | ')} | ${cs.map((c) => `tt-agent C=${c}`).join(' | ')} |`);
+  L.push(`|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|`);
+  const cpu = (c?: CellRounds) => (c ? `${fmt(median(c.agentCpuUs))} / ${fmt(median(c.clientCpuUs))}` : 'n/a');
+  for (const key of r.keys) {
+    L.push(`| ${KEY_TITLES[key]} | ${cs.map((c) => cpu(r.agents.OpenSSH[key]?.[c])).join(' | ')} | ${cs.map((c) => cpu(r.agents['tt-agent'][key]?.[c])).join(' | ')} |`);
+  }
+
+  if (!r.smoke) {
+    L.push('', '## Goals (issue 7)', '');
+    L.push('| goal | target | measured | met |', '|---|---|---|---|');
+    for (const g of judgeGoals(r)) L.push(`| ${g.what} | ${g.target} | ${g.shown} | ${g.ok ? '✓' : '✗'} |`);
+  }
+
+  L.push('', '## Memory, start-up', '');
+  if (r.memory) {
+    const m = r.memory;
+    const show = (x: Mem) => `${fmt(x.rssMb, 1)} MB RSS (${fmt(x.pssMb, 1)} MB PSS, ${x.processes} processes)`;
+    L.push(`- tt-agent idle with the token loaded: ${show(m.idle)}`);
+    L.push(`- after ${fmt(m.signatures)} signatures: ${show(m.after)}; after ${fmt(2 * m.signatures)}: ${show(m.after2)}`);
+  }
+  if (r.evalTiming) {
+    const e = r.evalTiming;
+    L.push(`- \`eval $(tt-agent)\` with an agent running: ${fmt(e.ttAgentMs, 1)} ms; \`node -e ''\`: ${fmt(e.nodeMs, 1)} ms (medians of ${e.runs})`);
+  }
+  if (r.coldStart) {
+    L.push(`- cold start to a socket that answers: tt-agent ${fmt(r.coldStart.ttAgentMs, 0)} ms, OpenSSH ssh-agent ${fmt(r.coldStart.openSshMs, 0)} ms`);
+  }
+  L.push('', '## Is the client the limit?', '');
+  L.push(
+    'The load generator is one Node process (one connection per client, closed loop); it keeps every reply and verifies it after the round, so verification costs nothing during the timed window. Against a responder that answers every request at once with a canned signature, the same client reaches:',
+    '',
+  );
+  for (const c of r.calibration) L.push(`- C=${c.concurrency}: ${fmt(c.rate)} signatures/s, ${fmt(c.clientCpuUs, 1)} µs of client CPU per signature`);
+  L.push('', 'and the CPU table above shows its share during the real runs.');
+  if (r.notes.length) L.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
+  return L.join('\n') + '\n';
+}
