@@ -2,7 +2,8 @@
 // list of glob patterns matched against the module's realpath (never the name the client sent,
 // so a symlink in /tmp cannot smuggle a library in). `*` and `?` match any characters, '/'
 // included, and a pattern starting with '!' vetoes whatever it matches.
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { elfExportsSymbol } from './elf-exports';
 
 export const DEFAULT_ALLOWLIST = [
   '/usr/lib*/*',
@@ -57,7 +58,11 @@ export function allowlistPermits(realPath: string, allowlist: readonly string[])
 
 export type ModuleCheck = { ok: true; realPath: string } | { ok: false; realPath?: string; reason: string };
 
-/** Resolves the module path and checks it; the reason names both the realpath and the allowlist. */
+/**
+ * Resolves the module path and checks it: the realpath must be in the allowlist, and the file
+ * must export C_GetFunctionList (read from the ELF file, so nothing is mapped before the check).
+ * A refusal's reason names the realpath and, for the allowlist, the list.
+ */
 export async function checkModule(requested: string, allowlist: readonly string[]): Promise<ModuleCheck> {
   let realPath: string;
   try {
@@ -71,6 +76,14 @@ export async function checkModule(requested: string, allowlist: readonly string[
       realPath,
       reason: `module ${realPath} is not in the allowlist ${allowlist.join(',')} (start the agent with -P to allow it)`,
     };
+  }
+  try {
+    if (!(await stat(realPath)).isFile()) return { ok: false, realPath, reason: `module ${realPath} is not a regular file` };
+    if (!(await elfExportsSymbol(realPath, 'C_GetFunctionList'))) {
+      return { ok: false, realPath, reason: `${realPath} does not export C_GetFunctionList, so it is not a PKCS#11 module; it was not loaded` };
+    }
+  } catch (err) {
+    return { ok: false, realPath, reason: `cannot check module ${realPath}: ${(err as Error).message}` };
   }
   return { ok: true, realPath };
 }

@@ -2,11 +2,13 @@
 // systemd service): hardening, the socket server, token providers, clean shutdown on
 // SIGTERM / SIGINT / SIGHUP (socket removed, and the private directory when it was ours).
 import { rmSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { parseAllowlist, DEFAULT_ALLOWLIST } from './allowlist';
 import type { AgentLog } from './log';
+import { peerUidCheck } from './peer-check';
 import { createAgent, type Agent } from './server';
 import type { ProviderFactory } from './provider';
+import { ensurePrivateDir } from './runtime-dir';
 
 export interface DaemonOptions {
   socketPath?: string;
@@ -15,6 +17,11 @@ export interface DaemonOptions {
   defaultLifetime?: number;
   /** Comma-separated glob list, as ssh-agent -P. */
   allowlist?: string;
+  /**
+   * Let connections bound to an ssh session (forwarded agents) load PKCS#11 modules, as
+   * ssh-agent -O allow-remote-pkcs11. Default: TT_AGENT_ALLOW_REMOTE_MODULES=1, else off.
+   */
+  allowRemoteProviders?: boolean;
   log: AgentLog;
   /** Directory made for this agent alone, removed on exit. */
   disposableDir?: string;
@@ -27,21 +34,34 @@ export interface Daemon {
   stopped: Promise<void>;
 }
 
+/** The agent cannot guarantee that only its owner talks to it; it did not start. */
+export class UnprotectedSocketError extends Error {
+  readonly hint = 'Build the native addon (npm run build:native in the tt-agent package), or put the socket in a directory only you can enter (mode 0700).';
+  constructor(why: string) {
+    super(`the native addon is not built, so peer credentials cannot be checked, and ${why}`);
+    this.name = 'UnprotectedSocketError';
+  }
+}
+
+// Environment knobs, read once at start (documented in man/sections/security.txt).
+export const ALLOW_REMOTE_MODULES_ENV = 'TT_AGENT_ALLOW_REMOTE_MODULES';
+export const SIGN_TIMEOUT_ENV = 'TT_AGENT_SIGN_TIMEOUT_MS';
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
   const native = loadNative(log);
-  // Keys and PINs live in this process: no core dumps, no ptrace by same-uid processes.
-  native?.setDumpable(false);
   const uid = process.getuid?.() ?? 0;
-  const acceptPeer = native
-    ? (socket: Socket) => {
-        const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-        if (fd === undefined || fd < 0) return { ok: true as const };
-        const cred = native.peerCred(fd);
-        if (cred.uid === uid || cred.uid === 0) return { ok: true as const };
-        return { ok: false as const, reason: `peer uid ${cred.uid} (pid ${cred.pid}) is not the agent's owner (uid ${uid})` };
-      }
-    : undefined;
+  if (native) {
+    // Keys and PINs live in this process: no core dumps, no ptrace by same-uid processes.
+    native.setDumpable(false);
+  } else {
+    // Without SO_PEERCRED the file modes are the only barrier: accept that only when they
+    // really are one (the socket's directory is ours and closed to everyone else).
+    if (opts.fd === undefined && opts.socketPath) checkPrivate(dirname(opts.socketPath));
+    log('warn', 'SECURITY: native addon not built: peer credentials are NOT checked (only the 0700 socket directory keeps others out) and this process can be ptrace-attached and dumped');
+  }
+  const allowRemote = opts.allowRemoteProviders ?? process.env[ALLOW_REMOTE_MODULES_ENV] === '1';
+  if (allowRemote) log('warn', 'forwarded connections may load PKCS#11 modules (remote module loading enabled)');
 
   const agent = await createAgent({
     socketPath: opts.fd === undefined ? opts.socketPath : undefined,
@@ -50,9 +70,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     allowlist: opts.allowlist !== undefined ? parseAllowlist(opts.allowlist) : DEFAULT_ALLOWLIST,
     defaultLifetime: opts.defaultLifetime,
     log,
-    acceptPeer,
+    acceptPeer: native ? peerUidCheck(native, uid) : undefined,
+    allowRemoteProviders: allowRemote,
     version: opts.version,
   });
+  if (!native && opts.fd !== undefined) {
+    // systemd made the socket: check where it lives now that we can ask the server.
+    const where = agent.server.address();
+    try {
+      if (typeof where !== 'string' || where === '') throw new UnprotectedSocketError('the inherited socket has no path to check');
+      checkPrivate(dirname(where));
+    } catch (err) {
+      await agent.close();
+      throw err;
+    }
+  }
   log('info', `tt-agent ${opts.version} started, pid ${process.pid}`);
 
   const stopped = new Promise<void>((resolve) => {
@@ -68,6 +100,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   return { agent, stopped };
 }
 
+function checkPrivate(dir: string): void {
+  try {
+    ensurePrivateDir(dir);
+  } catch (err) {
+    throw new UnprotectedSocketError((err as Error).message);
+  }
+}
+
 type Native = { setDumpable(flag: boolean): void; peerCred(fd: number): { uid: number; pid: number } };
 
 function loadNative(log: AgentLog): Native | undefined {
@@ -75,19 +115,35 @@ function loadNative(log: AgentLog): Native | undefined {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('../native') as { nativeAvailable(): boolean } & Native;
     if (mod.nativeAvailable()) return mod;
-    log('warn', 'native addon not built: peer credentials are not checked and the process stays dumpable');
   } catch (err) {
-    log('warn', `native addon unavailable (${(err as Error).message})`);
+    log('debug', `native addon wrapper failed to load: ${(err as Error).message}`);
   }
   return undefined;
+}
+
+/** TT_AGENT_SIGN_TIMEOUT_MS: how long a token signature may take before its module host is replaced. */
+function signTimeoutMs(log: AgentLog): number | undefined {
+  const text = process.env[SIGN_TIMEOUT_ENV];
+  if (text === undefined || text === '') return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) {
+    log('warn', `${SIGN_TIMEOUT_ENV}=${JSON.stringify(text)} ignored: give milliseconds between 100 and 3600000`);
+    return undefined;
+  }
+  log('info', `token signatures time out after ${ms} ms`);
+  return ms;
 }
 
 async function loadProviderFactory(log: AgentLog): Promise<ProviderFactory | undefined> {
   try {
     const { createHostProvider } = (await import('../host/provider')) as {
-      createHostProvider: (p: string, o: { log: (l: 'info' | 'warn' | 'error', m: string) => void }) => import('./provider').TokenProvider;
+      createHostProvider: (
+        p: string,
+        o: { log: (l: 'info' | 'warn' | 'error', m: string) => void; signTimeoutMs?: number },
+      ) => import('./provider').TokenProvider;
     };
-    return (modulePath) => createHostProvider(modulePath, { log });
+    const timeout = signTimeoutMs(log);
+    return (modulePath) => createHostProvider(modulePath, { log, signTimeoutMs: timeout });
   } catch (err) {
     log('warn', `token support unavailable (${(err as Error).message}); only file keys can be added`);
     return undefined;

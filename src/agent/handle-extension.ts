@@ -11,7 +11,14 @@ import { AgentRefusal, describeError } from './refusal';
 import { MAX_SESSION_BINDS } from './session';
 import { agentStatus, STATUS_EXTENSION } from './status';
 
-export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, STATUS_EXTENSION];
+type ExtensionHandler = (body: Buffer, ctx: RequestContext) => Buffer | Promise<Buffer>;
+
+/** Our own extensions (name@tt-agent), by name; add one here and `query` lists it. */
+const PRIVATE_EXTENSIONS: Record<string, ExtensionHandler> = {
+  [STATUS_EXTENSION]: status,
+};
+
+export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, ...Object.keys(PRIVATE_EXTENSIONS)];
 
 export async function extension(req: RequestOf<'SSH_AGENTC_EXTENSION'>, ctx: RequestContext): Promise<Buffer> {
   const ext = req.extension;
@@ -20,9 +27,11 @@ export async function extension(req: RequestOf<'SSH_AGENTC_EXTENSION'>, ctx: Req
       return encodeQueryResponse(SUPPORTED_EXTENSIONS);
     case 'session-bind':
       return sessionBind(ext, ctx);
-    case 'other':
-      if (ext.name === STATUS_EXTENSION) return status(ext.body, ctx);
+    case 'other': {
+      const handler = Object.hasOwn(PRIVATE_EXTENSIONS, ext.name) ? PRIVATE_EXTENSIONS[ext.name] : undefined;
+      if (handler) return handler(ext.body, ctx);
       throw new AgentRefusal(`unsupported extension ${JSON.stringify(ext.name.slice(0, 64))}`, 'debug');
+    }
   }
 }
 

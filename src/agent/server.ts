@@ -56,7 +56,13 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
   let nextId = 1;
   server.on('connection', (socket: Socket) => {
     const id = nextId++;
-    const verdict = opts.acceptPeer?.(socket) ?? { ok: true };
+    // Decided before any data handler exists: a refused peer's bytes are never read.
+    let verdict: { ok: true } | { ok: false; reason: string };
+    try {
+      verdict = opts.acceptPeer?.(socket) ?? { ok: true };
+    } catch (err) {
+      verdict = { ok: false, reason: `peer check failed: ${(err as Error).message}` };
+    }
     if (!verdict.ok) {
       log('warn', `connection ${id} refused: ${verdict.reason}`);
       socket.destroy();

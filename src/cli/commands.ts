@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Loader> = {
   selfsign: () => require('./selfsign').command,
   'fix-ids': () => require('./fix-ids').command,
   rng: () => require('./rng').command,
+  status: () => require('./status').command,
 };
 
 /** Names of the subcommands, checked before yargs is loaded. */

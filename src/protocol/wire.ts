@@ -126,7 +126,8 @@ export class SshWriter {
   }
 
   uint8(v: number): this {
-    return this.push(Buffer.of(v & 0xff));
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new WireError(`byte out of range: ${v}`);
+    return this.push(Buffer.of(v));
   }
 
   bool(v: boolean): this {

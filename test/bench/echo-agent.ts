@@ -27,7 +27,7 @@ if (require.main === module && process.send) {
   const reply = sshString(body);
 
   const server = createServer((s) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     s.on('data', (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {

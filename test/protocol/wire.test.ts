@@ -56,6 +56,7 @@ test('truncation and junk give WireError', () => {
   assert.throws(() => new SshReader(huge).mpint(), /too large/);
   assert.throws(() => new SshWriter().uint32(-1), WireError);
   assert.throws(() => new SshWriter().uint32(2 ** 32), WireError);
+  assert.throws(() => new SshWriter().uint8(256), WireError);
 });
 
 test('string() is a view: zeroing it wipes the bytes in the message', () => {
