@@ -14,6 +14,8 @@ const COMMANDS: Record<string, Loader> = {
   selfsign: () => require('./selfsign').command,
   'fix-ids': () => require('./fix-ids').command,
   rng: () => require('./rng').command,
+  unlock: () => require('./unlock').command,
+  'forget-pin': () => require('./forget-pin').command,
   status: () => require('./status').command,
 };
 

@@ -1,7 +1,10 @@
 // Public keys from PKCS#11 attributes and from X.509 certificates, in the shared PublicKey
 // shape. Tokens disagree on encodings, so this accepts each variant seen in the field.
 import { createPublicKey, ECDH, X509Certificate, type JsonWebKey } from 'node:crypto';
+import { publicKeyFromJwk as jwkToPublicKey, publicKeyToJwk } from '../protocol/jwk';
 import type { EcCurve, PublicKey } from '../protocol/public-key';
+
+export { publicKeyToJwk };
 
 /** The curve named by CKA_EC_PARAMS. */
 export type CurveName = EcCurve | 'ed25519';
@@ -16,7 +19,6 @@ const CURVE_OIDS: Record<string, CurveName> = {
 // Uncompressed SEC1 point lengths: 04 || X || Y.
 const POINT_LENGTH: Record<EcCurve, number> = { nistp256: 65, nistp384: 97, nistp521: 133 };
 const NODE_CURVE: Record<EcCurve, string> = { nistp256: 'prime256v1', nistp384: 'secp384r1', nistp521: 'secp521r1' };
-const JWK_CURVE: Record<EcCurve, string> = { nistp256: 'P-256', nistp384: 'P-384', nistp521: 'P-521' };
 
 /**
  * Decodes CKA_EC_PARAMS: a DER OBJECT IDENTIFIER of a named curve, or, as pkcs11-tool and
@@ -104,33 +106,12 @@ export function certificatePublicKey(der: Buffer): CertificateKey {
   }
 }
 
+/** The certificate's key in our shape, or undefined for a key type SSH cannot use. */
 export function publicKeyFromJwk(jwk: JsonWebKey): PublicKey | undefined {
-  const b = (s: string | undefined) => Buffer.from(s ?? '', 'base64url');
-  if (jwk.kty === 'RSA') return rsaPublicKey(b(jwk.n), b(jwk.e));
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return { kind: 'ed25519', key: b(jwk.x) };
-  if (jwk.kty === 'EC') {
-    const curve = (Object.keys(JWK_CURVE) as EcCurve[]).find((c) => JWK_CURVE[c] === jwk.crv);
-    if (!curve) return undefined;
-    return { kind: 'ecdsa', curve, point: Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]) };
-  }
-  return undefined;
-}
-
-export function publicKeyToJwk(pk: PublicKey): JsonWebKey {
-  switch (pk.kind) {
-    case 'rsa':
-      return { kty: 'RSA', n: pk.n.toString('base64url'), e: pk.e.toString('base64url') };
-    case 'ed25519':
-      return { kty: 'OKP', crv: 'Ed25519', x: pk.key.toString('base64url') };
-    case 'ecdsa': {
-      const half = (pk.point.length - 1) / 2;
-      return {
-        kty: 'EC',
-        crv: JWK_CURVE[pk.curve],
-        x: pk.point.subarray(1, 1 + half).toString('base64url'),
-        y: pk.point.subarray(1 + half).toString('base64url'),
-      };
-    }
+  try {
+    return jwkToPublicKey(jwk);
+  } catch {
+    return undefined;
   }
 }
 

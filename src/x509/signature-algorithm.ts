@@ -2,7 +2,8 @@
 // certificate's signatureValue. RFC 5280 leaves the choice to us; these are the ones every verifier knows.
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { PublicKey } from '../protocol/public-key';
-import { derNull, derSequence, derUnsignedInteger } from './der';
+import { ecdsaRawToDer as rawToDer } from '../protocol/ecdsa-der';
+import { derNull } from './der';
 import {
   ecdsa_with_SHA256,
   ecdsa_with_SHA384,
@@ -66,5 +67,5 @@ export function ecdsaRawToDer(raw: Buffer, fieldBytes: number): Buffer {
   if (raw.length !== 2 * fieldBytes) {
     throw new Error(`ECDSA signature of ${raw.length} bytes (expected ${2 * fieldBytes} for r||s)`);
   }
-  return derSequence(derUnsignedInteger(raw.subarray(0, fieldBytes)), derUnsignedInteger(raw.subarray(fieldBytes)));
+  return rawToDer(raw);
 }

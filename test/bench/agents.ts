@@ -36,11 +36,12 @@ export async function startOpenSsh(setup: AgentSetup): Promise<BenchAgent> {
   return finishStart('OpenSSH', child, sock, setup);
 }
 
-export async function startTtAgent(setup: AgentSetup, extraEnv: NodeJS.ProcessEnv = {}): Promise<BenchAgent> {
+/** `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts. */
+export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = []): Promise<BenchAgent> {
   if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
   const sock = path.join(setup.dir, 'tt-agent.sock');
-  const child = spawn(process.execPath, [TT_AGENT_BIN, '-D', '-a', sock], {
-    env: { ...cleanEnv(setup.env), ...extraEnv },
+  const child = spawn(process.execPath, [...nodeArgs, TT_AGENT_BIN, '-D', '-a', sock], {
+    env: cleanEnv(setup.env),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return finishStart('tt-agent', child, sock, setup);

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { makeToken, type KeySpec } from '../helpers/softhsm';
 import { startOpenSsh, startTtAgent, type BenchAgent } from './agents';
 import type { ClientJob, ClientResult } from './client';
@@ -66,11 +66,9 @@ function forkHelper(file: string, args: string[], env: NodeJS.ProcessEnv = proce
 function machine(): string {
   const cpu = os.cpus();
   const version = (cmd: string, args: string[]) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
-    } catch (err) {
-      return ((err as { stderr?: string }).stderr ?? '').trim().split('\n')[0] || 'unknown';
-    }
+    // ssh -V prints to stderr
+    const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || 'unknown';
   };
   return `${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Linux ${os.release()}, Node ${process.version}, ${version('ssh', ['-V'])}, SoftHSM ${version('softhsm2-util', ['--version'])}.`;
 }

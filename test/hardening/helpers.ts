@@ -204,9 +204,8 @@ export async function startForeground(opts: {
   delete env.SSH_AUTH_SOCK;
   delete env.LISTEN_FDS;
   delete env.LISTEN_PID;
-  const prefix = opts.prefix ?? [];
-  const argv = [...prefix.slice(1), process.execPath, opts.bin ?? TT_AGENT_BIN, '-d', '-a', opts.sock, ...(opts.args ?? [])];
-  const child = spawn(prefix[0] ?? argv.shift()!, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cmd = [...(opts.prefix ?? []), process.execPath, opts.bin ?? TT_AGENT_BIN, '-d', '-a', opts.sock, ...(opts.args ?? [])];
+  const child = spawn(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (log += s));
   child.stdout!.resume();
