@@ -36,6 +36,9 @@ tests=(
   "gnome-keyring-daemon:gnome-keyring"
   "pcscd:pcscd"
   "cc:gcc"
+  "pinentry-tty:pinentry-tty"
+  "pinentry-curses:pinentry-curses"
+  "secret-tool:libsecret-tools"
   "systemd-socket-activate:systemd"
 )
 wanted=("${runtime[@]}")

@@ -75,8 +75,11 @@ async function status(body: Buffer, { core }: RequestContext): Promise<Buffer> {
   // without it the answer is immediate, which `eval $(tt-agent)` relies on.
   let full = false;
   if (body.length > 0) {
-    const r = new SshReader(body);
-    full = r.stringUtf8('status detail') === 'full';
+    try {
+      full = new SshReader(body).stringUtf8('status detail') === 'full';
+    } catch (err) {
+      throw new AgentRefusal(`${STATUS_EXTENSION} with a malformed detail: ${describeError(err)}`);
+    }
   }
   const json = JSON.stringify(await agentStatus(core, full));
   return encodeExtensionResponse(STATUS_EXTENSION, new SshWriter().string(json).toBuffer());

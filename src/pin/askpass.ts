@@ -47,6 +47,7 @@ export function runAskpass(program: string, prompt: string, opts: AskpassOptions
     let used = 0;
     let overflow = false;
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const done = (r: AskResult) => {
       if (settled) {
         if (r.kind === 'pin') r.pin.fill(0);
@@ -64,7 +65,7 @@ export function runAskpass(program: string, prompt: string, opts: AskpassOptions
       done({ kind: 'unavailable', reason: `cannot run ${program}: ${(err as Error).message}` });
       return;
     }
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       child.kill('SIGTERM');
       done({ kind: 'cancelled', reason: `${program} got no answer within ${Math.round(timeoutMs / 1000)} s` });
     }, timeoutMs);

@@ -78,7 +78,7 @@ export function runPinentry(program: string, texts: PinentryTexts, opts: Pinentr
     let next = 0; // index into commands of the command awaiting its reply; -1: the greeting
     let greeted = false;
     let settled = false;
-    let child: ReturnType<typeof spawn>;
+    let child: ReturnType<typeof spawn> | undefined;
     const finish = (r: AskResult) => {
       if (settled) return;
       settled = true;
@@ -86,11 +86,11 @@ export function runPinentry(program: string, texts: PinentryTexts, opts: Pinentr
       pin.fill(0);
       pending.fill(0);
       try {
-        child.stdin?.end('BYE\n');
+        child?.stdin?.end('BYE\n');
       } catch {
         // the program is gone already
       }
-      setTimeout(() => child.kill('SIGTERM'), 1000).unref();
+      setTimeout(() => child?.kill('SIGTERM'), 1000).unref();
       resolve(r);
     };
     const timer = setTimeout(() => finish({ kind: 'cancelled', reason: `${program} got no answer within ${Math.round(timeoutMs / 1000)} s` }), timeoutMs + 2000);
@@ -100,11 +100,12 @@ export function runPinentry(program: string, texts: PinentryTexts, opts: Pinentr
       finish({ kind: 'unavailable', reason: `cannot run ${program}: ${(err as Error).message}` });
       return;
     }
-    child.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'unavailable', reason: `cannot run ${program} (${err.code ?? err.message})` }));
-    child.stdin!.on('error', () => {}); // EPIPE when it dies first: reported by 'close'
-    child.on('close', (code) => finish({ kind: 'unavailable', reason: `${program} ended (exit status ${code}) before giving a PIN` }));
+    const proc = child;
+    proc.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'unavailable', reason: `cannot run ${program} (${err.code ?? err.message})` }));
+    proc.stdin!.on('error', () => {}); // EPIPE when it dies first: reported by 'close'
+    proc.on('close', (code) => finish({ kind: 'unavailable', reason: `${program} ended (exit status ${code}) before giving a PIN` }));
     const send = () => {
-      if (next < commands.length) child.stdin!.write(`${commands[next]}\n`);
+      if (next < commands.length) proc.stdin!.write(`${commands[next]}\n`);
     };
     const onLine = (line: Buffer) => {
       if (line.length >= 2 && line[0] === 0x44 && line[1] === 0x20) {
@@ -134,9 +135,9 @@ export function runPinentry(program: string, texts: PinentryTexts, opts: Pinentr
         if (code === GPG_ERR_CANCELED || code === GPG_ERR_TIMEOUT) return finish({ kind: 'cancelled', reason: `${program}: ${text.slice(4).replace(/^\d+\s*/, '')}` });
         return finish({ kind: 'unavailable', reason: `${program} answered ${what} with: ${text.slice(4).replace(/^\d+\s*/, '')}` });
       }
-      if (text.startsWith('INQUIRE')) child.stdin!.write('CAN\n');
+      if (text.startsWith('INQUIRE')) proc.stdin!.write('CAN\n');
     };
-    child.stdout!.on('data', (chunk: Buffer) => {
+    proc.stdout!.on('data', (chunk: Buffer) => {
       const joined = Buffer.concat([pending, chunk]);
       pending.fill(0);
       chunk.fill(0);

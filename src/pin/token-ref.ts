@@ -9,9 +9,12 @@ export interface TokenRef {
   model?: string;
 }
 
-/** The key of a token in caches and the keyring account name's tail. */
+/**
+ * The key of a token in caches and the keyring account name's tail. Trimmed: CK_TOKEN_INFO
+ * pads label and serial with blanks, and one layer may pass them padded, another not.
+ */
 export function tokenKey(token: TokenRef): string {
-  return `${token.serial}:${token.label}`;
+  return `${token.serial.trim()}:${token.label.trim()}`;
 }
 
 /** How a token is named to a person: `"work card" (serial 0123abcd)`. */

@@ -54,6 +54,17 @@ const SESSION_GONE = new Set([
   'CKR_GENERAL_ERROR',
 ]);
 
+// Pool operations started and not yet finished, in this whole process (every pool, every
+// token). sign.ts reads it: a signature with nothing else in flight is made synchronously,
+// because handing C_Sign to a worker thread and back costs two thread wake-ups (tens of µs
+// on a busy or virtualised machine) and buys nothing when no other request could run meanwhile.
+let inFlight = 0;
+
+/** True when the caller's own pool operation is the only one running in this process. */
+export function aloneInFlight(): boolean {
+  return inFlight <= 1;
+}
+
 export interface SessionPoolOptions {
   /** Most sessions open at once; signatures beyond that wait. Default 4 (1 when serialized). */
   size?: number;
@@ -87,15 +98,19 @@ export class SessionPool {
    * instead of being handed out again.
    */
   async use<T>(fn: (s: Session) => Promise<T> | T): Promise<T> {
-    const session = await this.acquire();
+    inFlight++;
+    let session: Session | undefined;
     let broken = false;
     try {
-      return await this.gate.run(() => fn(session));
+      session = await this.acquire();
+      const s = session;
+      return await this.gate.run(() => fn(s));
     } catch (err) {
       broken = err instanceof TokenError && SESSION_GONE.has(err.ckr);
       throw err;
     } finally {
-      this.release(session, broken);
+      inFlight--;
+      if (session) this.release(session, broken);
     }
   }
 

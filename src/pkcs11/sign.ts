@@ -5,6 +5,7 @@ import type { Mechanism } from 'pkcs11js';
 import type { PublicKey } from '../protocol/public-key';
 import { encodeSshSignature, signatureAlgorithm, type SignatureHash } from '../protocol/signature';
 import { call } from './errors';
+import { aloneInFlight } from './session-pool';
 import type { Session, SignOptions } from './session';
 import type { Token } from './token';
 
@@ -81,10 +82,25 @@ export function planSignature(token: Token, pk: PublicKey, data: Buffer, flags: 
   }
 }
 
+// Large enough for an RSA-8192 signature; pkcs11js returns the used part.
+const SIGNATURE_BUFFER = 1024;
+
+/**
+ * A signature that took less than this last time may be made synchronously on the event
+ * loop (see signForSsh). Software tokens and fast HSMs sign in well under a millisecond;
+ * a smart card takes 50 ms and more, and stays on a worker thread so the loop keeps serving.
+ */
+const SYNC_SIGN_BELOW_NS = 3_000_000n;
+/** Last signing time per key (ns); a key not yet timed signs on a worker thread. */
+const lastSignNs = new WeakMap<SigningKey, bigint>();
+
 /**
  * One SSH signature blob over `data`, made on the token with `key`'s private key.
  * `flags` are SSH_AGENTC_SIGN_REQUEST's (rsa-sha2-256 / rsa-sha2-512 for RSA keys).
- * C_Sign runs on a worker thread, so the event loop keeps serving while the token works.
+ * C_Sign normally runs on a worker thread, so the event loop keeps serving while the token
+ * works. When nothing else is in flight and the key signed fast last time, it runs right
+ * here instead: no other request is waiting to be served, and the thread hand-off (two
+ * wake-ups) would cost more than a software token's whole signature.
  */
 export async function signForSsh(
   session: Session,
@@ -97,8 +113,29 @@ export async function signForSsh(
   if (!key.privateKey) throw new SignUnsupportedError(`${name} has no private key on the token`);
   if (!key.publicKey) throw new SignUnsupportedError(`${name} has no known public key`);
   const plan = planSignature(session.token, key.publicKey, data, flags);
-  const raw = await session.signAsync(key.privateKey, plan.mechanism, plan.input, options);
+  const last = lastSignNs.get(key);
+  const start = process.hrtime.bigint();
+  let raw: Buffer;
+  if (options.contextPin === undefined && last !== undefined && last < SYNC_SIGN_BELOW_NS && aloneInFlight()) {
+    raw = await signNow(session, key.privateKey, plan);
+  } else {
+    raw = await session.signAsync(key.privateKey, plan.mechanism, plan.input, options);
+  }
+  lastSignNs.set(key, process.hrtime.bigint() - start);
   return encodeSshSignature(key.publicKey, plan.algorithm, raw);
+}
+
+/**
+ * C_SignInit + C_Sign on the calling thread. Inside the session's queue, so no other
+ * operation of this session is active; both calls return before anything else can run.
+ */
+function signNow(session: Session, privateKey: Buffer, plan: SignPlan): Promise<Buffer> {
+  return session.exclusive(() => {
+    if (session.isClosed) throw new Error('PKCS#11 session is closed');
+    const lib = session.token.lib;
+    call('C_SignInit', () => lib.C_SignInit(session.handle, plan.mechanism, privateKey));
+    return call('C_Sign', () => lib.C_Sign(session.handle, plan.input, Buffer.alloc(SIGNATURE_BUFFER)));
+  });
 }
 
 // Whether the token can sign with a mechanism, read once per token (C_GetMechanismList and

@@ -87,9 +87,9 @@ test('a loaded token: module realpath, live host, token logged in, every key wit
   assert.match(text.stdout, /^ {2}lock +unlocked$/m);
   assert.match(text.stdout, /^ {2}keys +9 \(8 on tokens, 1 from files\)$/m);
   assert.match(text.stdout, new RegExp(`^module ${real.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  \\(loaded `, 'm'));
-  assert.match(text.stdout, new RegExp(`^ {4}host +pid ${m.host.pid}, running, 0 restarts$`, 'm'));
-  assert.match(text.stdout, /^ {6}state +present, logged in$/m);
-  assert.match(text.stdout, /^ {6}ssh-ed25519 +SHA256:\S+ +ed25519\b/m);
+  assert.match(text.stdout, new RegExp(`^ {2}host +pid ${m.host.pid}, running, 0 restarts$`, 'm'));
+  assert.match(text.stdout, /^ {4}state +present, logged in$/m);
+  assert.match(text.stdout, /^ {4}ssh-ed25519 +SHA256:\S+ +ed25519\b/m);
   assert.match(text.stdout, /^file keys$\n.*\n {2}ssh-ed25519 +SHA256:\S+ +file-key$/m);
 });
 
@@ -123,9 +123,9 @@ test('a wrong PIN: the failed load and the token error carry CKR_PIN_INCORRECT a
   assert.ok(tv.pinFlags.includes('CKF_USER_PIN_COUNT_LOW'), JSON.stringify(tv));
   assert.equal(tv.pinTries, 'count low');
   text = (await ttAgent(['status'], env)).stdout;
-  assert.match(text, /^ {6}state +present, not logged in$/m);
-  assert.match(text, /^ {6}PIN +a wrong PIN was entered: few tries left \(CKF_USER_PIN_COUNT_LOW\)$/m);
-  assert.match(text, /^ {6}last error +CKR_PIN_INCORRECT: PIN incorrect for token tt-test/m);
+  assert.match(text, /^ {4}state +present, not logged in$/m);
+  assert.match(text, /^ {4}PIN +a wrong PIN was entered: few tries left \(CKF_USER_PIN_COUNT_LOW\)$/m);
+  assert.match(text, /^ {4}last error +CKR_PIN_INCORRECT: PIN incorrect for token tt-test/m);
 });
 
 test('a module outside the allowlist: the refusal names the realpath and the allowlist', { timeout: 60_000 }, async (t) => {
@@ -172,6 +172,6 @@ test('locked agent: said so, keys hidden; a killed module host: not running, cra
   assert.equal(s.modules[0].host.running, false);
   assert.match(s.modules[0].host.lastCrash, /died \(SIGKILL\)/);
   const text = (await ttAgent(['status'], env)).stdout;
-  assert.match(text, /^ {4}host +not running \(it starts again on the next signature\), 0 restarts$/m);
-  assert.match(text, /^ {4}last crash +\S+ module host for \S+ died \(SIGKILL\)$/m);
+  assert.match(text, /^ {2}host +not running \(it starts again on the next signature\), 0 restarts$/m);
+  assert.match(text, /^ {2}last crash +\S+ module host for \S+ died \(SIGKILL\)$/m);
 });

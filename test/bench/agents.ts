@@ -12,8 +12,10 @@ const execFileP = promisify(execFile);
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TT_AGENT_BIN = path.join(REPO_ROOT, 'bin', 'tt-agent');
 
+export type AgentName = 'OpenSSH' | 'tt-agent' | 'tt-agent, module in-process';
+
 export interface BenchAgent {
-  name: 'OpenSSH' | 'tt-agent';
+  name: AgentName;
   sock: string;
   pid: number;
   keys: ListedKey[];
@@ -47,7 +49,17 @@ export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = []): 
   return finishStart('tt-agent', child, sock, setup);
 }
 
-async function finishStart(name: BenchAgent['name'], child: ChildProcess, sock: string, setup: AgentSetup): Promise<BenchAgent> {
+/** The agent core with the module in its own process (inline-agent.ts), for BENCH_INLINE=1. */
+export async function startInlineAgent(setup: AgentSetup): Promise<BenchAgent> {
+  const sock = path.join(setup.dir, 'inline.sock');
+  const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, 'inline-agent.ts'), sock], {
+    env: cleanEnv(setup.env),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return finishStart('tt-agent, module in-process', child, sock, setup);
+}
+
+async function finishStart(name: AgentName, child: ChildProcess, sock: string, setup: AgentSetup): Promise<BenchAgent> {
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (log += s));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

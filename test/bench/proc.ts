@@ -34,8 +34,15 @@ function statFields(pid: number): string[] | undefined {
 }
 
 export interface TreeMemory {
-  /** VmRSS summed over the tree, MB (shared pages count once per process: the pessimistic figure) */
+  /** VmRSS summed over the tree, MB (pages shared between the processes count once per process) */
   rssMb: number;
+  /**
+   * The tree's resident memory with shared files counted once: anonymous and shmem RSS of
+   * every process, plus for each mapped file the largest RSS any one process has of it. The
+   * agent and its module hosts are all `node`, so the plain sum counts the ~35 MB of the node
+   * binary's resident text once per process although the kernel holds it once.
+   */
+  uniqueMb: number;
   /** Pss summed over the tree, MB (shared pages split between the processes sharing them) */
   pssMb: number;
   processes: number;
@@ -44,12 +51,40 @@ export interface TreeMemory {
 export function treeMemory(pid: number): TreeMemory {
   let rss = 0;
   let pss = 0;
+  let anon = 0;
+  const files = new Map<string, number>();
   const pids = processTree(pid);
   for (const p of pids) {
     rss += kb(`/proc/${p}/status`, /^VmRSS:\s+(\d+)/m);
+    anon += kb(`/proc/${p}/status`, /^RssAnon:\s+(\d+)/m) + kb(`/proc/${p}/status`, /^RssShmem:\s+(\d+)/m);
     pss += kb(`/proc/${p}/smaps_rollup`, /^Pss:\s+(\d+)/m);
+    for (const [file, kbs] of fileRss(p)) files.set(file, Math.max(files.get(file) ?? 0, kbs));
   }
-  return { rssMb: rss / 1024, pssMb: pss / 1024, processes: pids.length };
+  let unique = anon;
+  for (const v of files.values()) unique += v;
+  return { rssMb: rss / 1024, uniqueMb: unique / 1024, pssMb: pss / 1024, processes: pids.length };
+}
+
+/** Resident KiB per mapped file of one process (/proc/PID/smaps). */
+function fileRss(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/smaps`, 'latin1');
+  } catch {
+    return out;
+  }
+  let file: string | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s+(.*)$/.exec(line);
+    if (head) {
+      // inode 0: anonymous, heap, stack, vdso (counted through RssAnon)
+      file = head[1] !== '0' && head[2].startsWith('/') ? head[2] : undefined;
+    } else if (file && line.startsWith('Rss:')) {
+      out.set(file, (out.get(file) ?? 0) + Number(line.split(/\s+/)[1]));
+    }
+  }
+  return out;
 }
 
 function kb(file: string, re: RegExp): number {

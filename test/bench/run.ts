@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeToken, type KeySpec } from '../helpers/softhsm';
-import { startOpenSsh, startTtAgent, type BenchAgent } from './agents';
+import { startInlineAgent, startOpenSsh, startTtAgent, type BenchAgent } from './agents';
 import type { ClientJob, ClientResult } from './client';
 import { readConfig, type BenchConfig } from './config';
 import { treeCpuSeconds, treeMemory } from './proc';
@@ -124,6 +124,8 @@ async function main(): Promise<number> {
     agents.push(openssh);
     const tt = await startTtAgent(setup);
     agents.push(tt);
+    const inline = process.env.BENCH_INLINE === '1' ? await startInlineAgent(setup) : undefined;
+    if (inline) agents.push(inline);
     const blobOf = (a: BenchAgent, key: string) => a.keys.find((k) => k.type === KEY_TYPE[key])?.blob;
     for (const key of cfg.keys) {
       if (!blobOf(tt, key)) throw new Error(`tt-agent did not load the ${key} key (it lists ${tt.keys.map((k) => k.type).join(', ')})`);
@@ -142,7 +144,7 @@ async function main(): Promise<number> {
       keys: cfg.keys,
       smoke: cfg.smoke,
       raw: {},
-      agents: { OpenSSH: {}, 'tt-agent': {} },
+      agents: inline ? { OpenSSH: {}, 'tt-agent': {}, 'tt-agent, module in-process': {} } : { OpenSSH: {}, 'tt-agent': {} },
       calibration,
       notes,
     };
@@ -164,6 +166,15 @@ async function main(): Promise<number> {
     const after2 = treeMemory(tt.pid);
     results.memory = { idle, after, after2, signatures: cfg.memorySignatures };
 
+    // Every agent signs a little with every key before the rounds: first-use costs (JIT, the
+    // host learning how fast a key signs) are not what the rounds should measure.
+    for (const agent of agents) {
+      for (const key of cfg.keys) {
+        const keyBlob = blobOf(agent, key);
+        if (keyBlob) await client.ask<ClientResult>({ socket: agent.sock, blob: keyBlob.toString('base64'), flags: flagsFor(key), concurrency: 4, seconds: cfg.smoke ? 0.05 : 0.3, warmup: WARMUP } satisfies ClientJob);
+      }
+    }
+
     say(`raw C_Sign helper with ${cfg.rawSessions} sessions`);
     const raw = new Worker(forkHelper('raw.ts', [token.module, token.pin, String(cfg.rawSessions)], { ...token.env, UV_THREADPOOL_SIZE: String(cfg.rawSessions) }));
     helpers.push(raw);
@@ -184,9 +195,10 @@ async function main(): Promise<number> {
         }
         for (const [ci, concurrency] of cfg.concurrency.entries()) {
           const order = (round + ci) % 2 ? [openssh, tt] : [tt, openssh];
+          if (inline) order.push(inline);
           for (const agent of order) {
             const keyBlob = blobOf(agent, key);
-            const byKey = (results.agents[agent.name][key] ??= {});
+            const byKey = (results.agents[agent.name]![key] ??= {});
             if (!keyBlob) continue;
             const cell = (byKey[concurrency] ??= emptyCell());
             const cpu0 = treeCpuSeconds(agent.pid);

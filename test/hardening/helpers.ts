@@ -258,9 +258,11 @@ export async function probeAs(uid: number, sock: string): Promise<string> {
     const s = net.connect(process.argv[1]);
     let out = null;
     const done = (line) => { if (out === null) { out = line; console.log(line); s.destroy(); } };
-    s.on('connect', () => s.write(Buffer.from([0, 0, 0, 1, ${SSH_AGENTC_REQUEST_IDENTITIES}])));
+    let connected = false;
+    s.on('connect', () => { connected = true; s.write(Buffer.from([0, 0, 0, 1, ${SSH_AGENTC_REQUEST_IDENTITIES}])); });
     s.on('data', (d) => done('answered ' + d[4]));
-    s.on('error', (e) => done('connect-error ' + e.code));
+    // After connect, EPIPE / ECONNRESET mean the agent closed on us.
+    s.on('error', (e) => done(connected ? 'closed-without-answer' : 'connect-error ' + e.code));
     s.on('close', () => done('closed-without-answer'));
     setTimeout(() => done('timeout'), 5000);`;
   const out = execFileSync(asUser(uid)[0], [...asUser(uid).slice(1), process.execPath, '-e', script, sock], { encoding: 'utf8', timeout: 15_000 });
