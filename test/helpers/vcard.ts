@@ -1,0 +1,164 @@
+// The emulated PIV card of ../shared/vcard (pcscd + vpcd + pivcard.py) for tests that need
+// the real smart-card stack: opensc-pkcs11.so → pcsc-lite → pcscd → a card that can be
+// pulled out and put back. Only one pcscd can run on a machine and `node --test` runs test
+// files in parallel, so every file that uses the card holds a lock for its whole run:
+// an exclusive mkdir in the system temp dir, with the holder's pid inside so that a lock
+// left by a killed test run is taken over instead of blocking forever.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const VCARD_KIT_DIR = path.resolve(__dirname, '..', '..', '..', 'shared', 'vcard');
+const KIT = path.join(VCARD_KIT_DIR, 'vcard');
+export const VCARD_PIN = '123456';
+export const VCARD_PUK = '12345678';
+const LOCK_DIR = path.join(os.tmpdir(), 'tt-vcard.lock');
+
+/** Why card tests cannot run here (for `{ skip }`), or false when they can. */
+export function vcardSkipReason(): string | false {
+  if (!fs.existsSync(KIT)) return `no emulated PIV card kit at ${VCARD_KIT_DIR}`;
+  if (process.getuid?.() !== 0) return 'the emulated PIV card needs root (its kit starts pcscd)';
+  return false;
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function holderOf(): number {
+  try {
+    return Number(fs.readFileSync(path.join(LOCK_DIR, 'pid'), 'utf8').trim());
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Takes the machine-wide card lock, waiting up to `timeoutMs` for another test file to
+ * finish with the card. Returns the release function (idempotent; also run on exit).
+ */
+export async function lockVcard(timeoutMs = 240_000): Promise<() => void> {
+  const end = Date.now() + timeoutMs;
+  let createdAt = 0;
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK_DIR);
+      fs.writeFileSync(path.join(LOCK_DIR, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = holderOf();
+    if (Number.isNaN(holder)) {
+      // Between the holder's mkdir and its pid write; give it a moment, then call it stale.
+      if (createdAt === 0) createdAt = Date.now();
+      if (Date.now() - createdAt > 2000) fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+    } else if (!pidAlive(holder)) {
+      fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > end) throw new Error(`the emulated card is still in use by pid ${holder} after ${timeoutMs / 1000} s (lock ${LOCK_DIR})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.removeListener('exit', release);
+    if (holderOf() === process.pid) fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+  };
+  process.on('exit', release);
+  return release;
+}
+
+export interface Vcard {
+  /** VCARD_DIR of this card: state JSON, logs, pid files. */
+  dir: string;
+  /** opensc-pkcs11.so as the kit found it. */
+  module: string;
+  /** Environment for the kit and for tools that talk to the card. */
+  env: NodeJS.ProcessEnv;
+  /** Pull the card out; resolves once OpenSC no longer lists the token (pcscd noticed). */
+  remove(): Promise<void>;
+  /** Put it back; resolves right after the signal (the caller measures from here). */
+  insert(): void;
+  /** Waits until OpenSC lists the token again. */
+  waitPresent(timeoutMs?: number): Promise<void>;
+  /** `pkcs11-tool -L` on the card. */
+  pkcs11ToolList(): string;
+  /** The token flags line of `pkcs11-tool -L` ("login required, rng, ...") or '' when absent. */
+  tokenFlags(): string;
+  /** Stops the card and pcscd, removes the state and releases the lock. */
+  down(): Promise<void>;
+}
+
+export interface VcardOptions {
+  /** VCARD_KEYS, default the kit's "9a:RSA2048 9c:ECCP256". */
+  keys?: string;
+  /** How long to wait for the lock. */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Takes the lock and starts a fresh card (new state: PIN counters full) in its own dir.
+ * Keys are preloaded (fast) rather than generated over APDUs.
+ */
+export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
+  const release = await lockVcard(opts.lockTimeoutMs);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-vcard-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, VCARD_DIR: dir, VCARD_PROVISION: 'preload', VCARD_NO_INSTALL: '1' };
+  if (opts.keys) env.VCARD_KEYS = opts.keys;
+  const kit = (args: string[], timeout = 60_000) => execFileSync(KIT, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+  try {
+    kit(['up']);
+  } catch (err) {
+    spawnSync(KIT, ['down'], { env, stdio: 'ignore', timeout: 30_000 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    release();
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`vcard up failed: ${e.stderr || e.message}`);
+  }
+  const module = /OPENSC_MODULE=([^;]+);/.exec(kit(['env']))![1];
+  const list = () => {
+    const r = spawnSync('pkcs11-tool', ['--module', module, '-L'], { env, encoding: 'utf8', timeout: 20_000 });
+    return r.stdout ?? '';
+  };
+  const present = () => /token label/.test(list());
+  const waitFor = async (want: boolean, timeoutMs: number) => {
+    const end = Date.now() + timeoutMs;
+    while (present() !== want) {
+      if (Date.now() > end) throw new Error(`the card did not ${want ? 'appear' : 'go away'} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  let stopped = false;
+  return {
+    dir,
+    module,
+    env,
+    remove: async () => {
+      kit(['remove']);
+      await waitFor(false, 10_000);
+    },
+    insert: () => {
+      kit(['insert']);
+    },
+    waitPresent: (timeoutMs = 10_000) => waitFor(true, timeoutMs),
+    pkcs11ToolList: list,
+    tokenFlags: () => /token flags\s*:\s*(.*)$/m.exec(list())?.[1] ?? '',
+    down: async () => {
+      if (stopped) return;
+      stopped = true;
+      spawnSync(KIT, ['down'], { env, stdio: 'ignore', timeout: 30_000 });
+      fs.rmSync(dir, { recursive: true, force: true });
+      release();
+    },
+  };
+}
