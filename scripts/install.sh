@@ -36,6 +36,7 @@ tests=(
   "gnome-keyring-daemon:gnome-keyring"
   "pcscd:pcscd"
   "cc:gcc"
+  "/usr/include/p11-kit-1/p11-kit/pkcs11.h:libp11-kit-dev"
   "pinentry-tty:pinentry-tty"
   "pinentry-curses:pinentry-curses"
   "secret-tool:libsecret-tools"

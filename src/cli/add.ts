@@ -2,7 +2,6 @@
 // one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN inside — and then, because the
 // protocol answers only SUCCESS or FAILURE, the agent's status@tt-agent report for the module
 // says per token what was added and why something was not.
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { KeyConstraint } from '../protocol/constraints';
@@ -14,6 +13,7 @@ interface AddArgs {
   lifetime?: string;
   confirm?: boolean;
   pin?: boolean;
+  rememberPin?: boolean;
 }
 
 /** What status@tt-agent says about a module's last load (see the report's note to the agent side). */
@@ -25,6 +25,7 @@ interface LoadReportLine {
 }
 interface StatusForAdd {
   providers?: { modulePath: string; tokens?: LoadReportLine[] }[];
+  refusals?: { requested: string; realPath?: string; reason: string }[];
   loadReports?: { modulePath: string; at: string; tokens: LoadReportLine[]; error?: string }[];
 }
 
@@ -40,6 +41,7 @@ export const command: CommandModule<object, AddArgs> = {
       .option('t', { alias: 'lifetime', type: 'string', describe: 'remove the keys after this time (seconds, or 30m, 8h, 1d)' })
       .option('c', { alias: 'confirm', type: 'boolean', describe: 'ask for confirmation (SSH_ASKPASS) before each use' })
       .option('pin', { type: 'boolean', default: true, describe: 'ask for the PIN; --no-pin loads public keys only and logs in later' })
+      .option('remember-pin', { type: 'boolean', describe: 'store the PIN in the OS keyring for the tokens that loaded (tt-agent forget-pin removes it)' })
       .example('tt-agent add opensc', "the card's keys, asking for its PIN")
       .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours') as Argv<AddArgs>,
   handler: async (argv) => {
@@ -73,14 +75,24 @@ export const command: CommandModule<object, AddArgs> = {
         'SSH_AGENT_SUCCESS',
         180_000,
       );
-    } finally {
+    } catch (err) {
       pin.fill(0);
+      throw err;
+    } finally {
       client.close();
     }
-    const report = await lastReport(client.socketPath, modulePath);
+    const status = await queryAgentStatus<StatusForAdd>(client.socketPath, { timeoutMs: 5000 });
+    const report = await lastReport(status, modulePath);
     if (reply.type === 'SSH_AGENT_SUCCESS') {
       printReport(report, modulePath);
+      if (argv.rememberPin && pin.length > 0) await rememberFor(report, pin);
+      pin.fill(0);
       return;
+    }
+    pin.fill(0);
+    const refusal = status?.refusals?.filter((r) => r.requested === readerId || r.requested === modulePath || r.realPath === modulePath).at(-1);
+    if (refusal) {
+      throw new UserError(refusal.reason, 'Start the agent with -P covering that path, or use a module inside the allowlist.');
     }
     const failed = report?.find((l) => l.error);
     if (report && failed) {
@@ -120,49 +132,37 @@ async function buildConstraints(argv: AddArgs): Promise<KeyConstraint[]> {
 }
 
 /**
- * The PIN as bytes: from the terminal without echo, or from SSH_ASKPASS when there is no
- * terminal or SSH_ASKPASS_REQUIRE=force (the same rules as ssh-add).
+ * The PIN as bytes: from SSH_ASKPASS when OpenSSH's rules pick it (no terminal and a display,
+ * or SSH_ASKPASS_REQUIRE=force), else from the terminal without echo — as ssh-add does.
  */
 async function askPin(what: string): Promise<Buffer> {
   const prompt = `Enter PIN for ${what}: `;
-  const mode = process.env.SSH_ASKPASS_REQUIRE;
-  const askpass = process.env.SSH_ASKPASS;
   const { haveTerminal, readPinFromTty } = await import('../pin/tty');
-  const useAskpass = mode !== 'never' && askpass && (mode === 'force' || ((process.env.DISPLAY || process.env.WAYLAND_DISPLAY) && !haveTerminal()));
-  if (useAskpass) return runAskpass(askpass, prompt);
+  const { askpassPlan, runAskpass } = await import('../pin/askpass');
+  const plan = askpassPlan();
+  const force = (process.env.SSH_ASKPASS_REQUIRE ?? '').toLowerCase() === 'force';
+  if ('program' in plan && (force || !haveTerminal())) {
+    const r = await runAskpass(plan.program, prompt);
+    if (r.kind === 'pin') return r.pin;
+    throw new UserError(`PIN entry ${r.kind === 'cancelled' ? 'cancelled' : 'failed'}: ${r.reason}`, 'Run tt-agent add again when the token is at hand.');
+  }
   if (!haveTerminal()) {
     throw new UserError('no terminal to ask for the PIN on', 'Set SSH_ASKPASS (and SSH_ASKPASS_REQUIRE=force), or add with --no-pin and log in later.');
   }
   return readPinFromTty(prompt);
 }
 
-function runAskpass(program: string, prompt: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, [prompt], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', (err) => reject(new UserError(`cannot run SSH_ASKPASS ${program}: ${err.message}`, 'Point SSH_ASKPASS at a working program.')));
-    child.on('close', (code) => {
-      const all = Buffer.concat(chunks);
-      for (const c of chunks) c.fill(0);
-      if (code !== 0) {
-        all.fill(0);
-        reject(new UserError('PIN entry cancelled', 'Run tt-agent add again when the token is at hand.'));
-        return;
-      }
-      // One trailing newline ends the answer; it is never part of the PIN.
-      let end = all.length;
-      if (all[end - 1] === 0x0a) end--;
-      if (all[end - 1] === 0x0d) end--;
-      const pin = Buffer.from(all.subarray(0, end));
-      all.fill(0);
-      resolve(pin);
-    });
-  });
+/** --remember-pin: one keyring entry per token that took the PIN. */
+async function rememberFor(report: LoadReportLine[] | undefined, pin: Buffer): Promise<void> {
+  const { rememberPin } = await import('../pin/remember');
+  for (const line of report ?? []) {
+    if (line.error || line.added === 0) continue;
+    const r = await rememberPin({ label: line.token, serial: line.serial }, pin);
+    process.stderr.write(`tt-agent: ${r.message}\n`);
+  }
 }
 
-async function lastReport(socketPath: string, modulePath: string): Promise<LoadReportLine[] | undefined> {
-  const status = await queryAgentStatus<StatusForAdd>(socketPath, { timeoutMs: 5000 });
+async function lastReport(status: StatusForAdd | null | undefined, modulePath: string): Promise<LoadReportLine[] | undefined> {
   if (!status) return undefined;
   const real = await import('node:fs').then((fs) => fs.promises.realpath(modulePath)).catch(() => modulePath);
   const latest = status.loadReports?.filter((r) => r.modulePath === real).at(-1);

@@ -19,6 +19,7 @@ interface AgentArgs {
   kill: boolean;
   lifetime?: number;
   allowlist?: string;
+  allowRemoteModules?: boolean;
   notes: string[];
   command: string[];
 }
@@ -74,11 +75,15 @@ async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
       fd,
       defaultLifetime: args.lifetime,
       allowlist: args.allowlist,
+      allowRemoteProviders: args.allowRemoteModules,
       log,
       disposableDir,
       version: packageVersion(),
     });
   } catch (err) {
+    if ((err as Error).name === 'UnprotectedSocketError') {
+      throw new UserError((err as Error).message, (err as { hint?: string }).hint);
+    }
     if ((err as Error).name === 'SocketInUseError') {
       throw new UserError(`${(err as Error).message}.`, 'Use that agent (SSH_AUTH_SOCK=' + socketPath + '), or stop it first, or pick another path with -a.');
     }
@@ -161,7 +166,9 @@ function parseArgs(argv: string[]): AgentArgs {
           a.notes.push(`-E ${value} ignored: the log always shows SHA256 fingerprints.`);
           break;
         case 'O':
-          a.notes.push(`-O ${value} ignored: tt-agent has no such option.`);
+          // ssh-agent's name for letting forwarded connections load modules (off since CVE-2023-38408).
+          if (value === 'allow-remote-pkcs11') a.allowRemoteModules = true;
+          else a.notes.push(`-O ${value} ignored: tt-agent has no such option.`);
           break;
         default:
           throw usage(`unknown option -${flag}`);
@@ -283,6 +290,7 @@ async function startInBackground(args: AgentArgs, shell: Shell): Promise<number>
   const childArgs = [process.argv[1], '-D', '-a', location.socketPath];
   if (args.lifetime !== undefined) childArgs.push('-t', String(args.lifetime));
   if (args.allowlist !== undefined) childArgs.push('-P', args.allowlist);
+  if (args.allowRemoteModules) childArgs.push('-O', 'allow-remote-pkcs11');
   const env = { ...process.env };
   if (location.disposableDir) env[DISPOSABLE_DIR_ENV] = location.dir;
   else delete env[DISPOSABLE_DIR_ENV];

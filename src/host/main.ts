@@ -7,8 +7,12 @@ import { Channel, FrameKind, decodeSign, decodeValue, type Frame } from './chann
 import { toHostErrorInfo } from './errors';
 import type { HostCall, HostEvent } from './messages';
 import { ModuleHost } from './module-host';
+import { nativeAvailable, setDumpable } from '../native';
 
 function main(): void {
+  // The host holds PINs and a logged-in token. The agent's non-dumpable flag does not survive
+  // exec, so the host sets its own: no ptrace, no core dump, /proc/PID/mem owned by root.
+  if (nativeAvailable()) setDumpable(false);
   const modulePath = process.argv[2];
   if (!modulePath) {
     process.stderr.write('tt-agent module host: no module path given\n');

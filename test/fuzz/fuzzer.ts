@@ -120,7 +120,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
       }
       await control.ensureToken();
       const problem = await health.check(replyTimeoutMs);
-      if (problem) failures.push(`batch ${batches} (${sent} messages): ${problem}`);
+      if (problem) {
+        failures.push(`batch ${batches} (${sent} messages): ${problem}`);
+        say(`FAILURE ${failures.at(-1)}`);
+      }
       const st = treeStats(agent.pid);
       for (const p of st.pids.slice(1)) hostPids.add(p);
       maxRss = Math.max(maxRss, st.rssKiB);

@@ -77,7 +77,7 @@ test('a module outside the allowlist is refused, named directly or through a sym
 
 // The agent keeps its refusals for status@tt-agent (`refusals`); `tt-agent add` has to print
 // the one for its module instead of the generic "refused" line.
-test('tt-agent add says which realpath was refused and names the allowlist', { todo: 'src/cli/add.ts must print status.refusals[].reason' }, async (t) => {
+test('tt-agent add says which realpath was refused and names the allowlist', async (t) => {
   const real = path.join(outside, 'libreal-softhsm-cli.so');
   fs.copyFileSync(SOFTHSM_MODULE, real);
   const link = path.join(allowed, 'libtoken-cli.so');

@@ -162,3 +162,23 @@ export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
     },
   };
 }
+
+/** The askpass script that prints `answer` (argv[1], the prompt, is appended to `<file>.prompts`). */
+export function writeAskpass(dir: string, name: string, answer: string, exitCode = 0): string {
+  const file = path.join(dir, `askpass-${name}.sh`);
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh\nprintf '%s\\n' "$1" >> '${file}.prompts'\n${exitCode === 0 ? `printf '%s\\n' '${answer}'` : `exit ${exitCode}`}\n`,
+    { mode: 0o700 },
+  );
+  return file;
+}
+
+/** Prompts an askpass script of writeAskpass() was run with, in order. */
+export function askpassPrompts(file: string): string[] {
+  try {
+    return fs.readFileSync(`${file}.prompts`, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}

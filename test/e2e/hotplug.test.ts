@@ -1,0 +1,94 @@
+// The card pulled out and put back while the agent runs, on the real stack: tt-agent's module
+// host → opensc-pkcs11.so → pcscd → the emulated PIV card (../shared/vcard). Judged by ssh
+// logins to the loopback sshd: ten pull / re-insert cycles, each logging in within 2 s of the
+// re-insertion, with no re-add and no agent restart. Needs root and `npm run build` first.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import test from 'node:test';
+import { startAgent, type RunningAgent } from '../helpers/agent';
+import { run, sshLogin, startSshd, type Sshd } from '../helpers/sshd';
+import { startVcard, vcardSkipReason, VCARD_PIN, writeAskpass, type Vcard } from '../helpers/vcard';
+
+const skip = vcardSkipReason();
+const CYCLES = 10;
+
+interface Setup {
+  card: Vcard;
+  agent: RunningAgent;
+  sshd: Sshd;
+  env: NodeJS.ProcessEnv;
+  /** public-key file of the 9a RSA key, for IdentitiesOnly logins */
+  rsaPub: string;
+}
+
+async function setup(t: test.TestContext): Promise<Setup> {
+  const card = await startVcard();
+  t.after(() => card.down());
+  const agent = await startAgent({ env: card.env });
+  t.after(() => agent.stop());
+  const sshd = await startSshd();
+  t.after(() => sshd.stop());
+  const askpass = writeAskpass(agent.dir, 'pin', VCARD_PIN);
+  const env = { ...agent.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+  const add = await run('ssh-add', ['-s', card.module], { env });
+  assert.equal(add.code, 0, `${add.stderr}\n${agent.log()}`);
+  const list = await run('ssh-add', ['-L'], { env });
+  const rsa = list.stdout.split('\n').find((l) => l.startsWith('ssh-rsa '));
+  assert.ok(rsa, `the 9a RSA key is listed:\n${list.stdout}`);
+  const rsaPub = path.join(agent.dir, '9a.pub');
+  fs.writeFileSync(rsaPub, `${rsa}\n`);
+  sshd.setAuthorizedKeys([rsa]);
+  return { card, agent, sshd, env, rsaPub };
+}
+
+function login(s: Setup, timeoutMs = 15_000) {
+  return sshLogin(s.sshd, { agentSock: s.agent.sock, identityFile: s.rsaPub, command: 'echo logged-in', timeoutMs });
+}
+
+test(`${CYCLES} pull / re-insert cycles: ssh logs in within 2 s of each re-insertion`, { skip, timeout: 150_000 }, async (t) => {
+  const s = await setup(t);
+  const first = await login(s);
+  assert.equal(first.code, 0, `${first.stderr}\n${s.agent.log()}`);
+  const pid = s.agent.pid;
+
+  const times: number[] = [];
+  for (let cycle = 1; cycle <= CYCLES; cycle++) {
+    await s.card.remove();
+    if (cycle === 1) {
+      // While out: the keys stay listed, and a signature fails fast with a clear log line.
+      const listed = await run('ssh-add', ['-l'], { env: s.env });
+      assert.equal(listed.code, 0);
+      assert.equal(listed.stdout.trim().split('\n').length, 2, listed.stdout);
+      const started = Date.now();
+      const out = await login(s);
+      const took = Date.now() - started;
+      assert.notEqual(out.code, 0, 'no login while the card is out');
+      assert.ok(took < 3000, `a signature with the card out failed after ${took} ms`);
+      await s.agent.waitForLog(/token PIVemu 9a is not present/, 2000);
+    }
+    s.card.insert();
+    const inserted = Date.now();
+    let ok = false;
+    let last = '';
+    while (Date.now() - inserted < 5000) {
+      const r = await login(s);
+      if (r.code === 0 && r.stdout.includes('logged-in')) {
+        ok = true;
+        break;
+      }
+      last = r.stderr;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const took = Date.now() - inserted;
+    assert.ok(ok, `cycle ${cycle}: no login within 5 s of re-insertion: ${last}\n${s.agent.log().slice(-3000)}`);
+    times.push(took);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = (sorted[4] + sorted[5]) / 2;
+  if (process.env.HOTPLUG_DEBUG) console.log(s.agent.log());
+  t.diagnostic(`re-insertion → first good ssh login (ms): ${times.join(' ')}; min ${sorted[0]} median ${median} max ${sorted[sorted.length - 1]}`);
+  assert.equal(s.agent.child.exitCode, null, 'the agent kept running');
+  assert.equal(s.agent.pid, pid);
+  for (const [i, ms] of times.entries()) assert.ok(ms < 2000, `cycle ${i + 1}: ${ms} ms from re-insertion to a good login`);
+});
