@@ -10,12 +10,14 @@ import type { RequestContext, RequestOf } from './context';
 import { AgentRefusal, describeError } from './refusal';
 import { MAX_SESSION_BINDS } from './session';
 import { agentStatus, STATUS_EXTENSION } from './status';
+import { PIN_EXTENSION_NAMES, pinExtension } from './pin-commands';
 
 type ExtensionHandler = (body: Buffer, ctx: RequestContext) => Buffer | Promise<Buffer>;
 
 /** Our own extensions (name@tt-agent), by name; add one here and `query` lists it. */
 const PRIVATE_EXTENSIONS: Record<string, ExtensionHandler> = {
   [STATUS_EXTENSION]: status,
+  ...Object.fromEntries(PIN_EXTENSION_NAMES.map((name) => [name, pinExtension(name)])),
 };
 
 export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, ...Object.keys(PRIVATE_EXTENSIONS)];

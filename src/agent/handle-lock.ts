@@ -3,10 +3,12 @@
 import { encodeSuccess } from '../protocol/agent-responses';
 import type { RequestContext, RequestOf } from './context';
 import { AgentRefusal } from './refusal';
+import { logOutTokens } from './pin-commands';
 
 export async function lockAgent(req: RequestOf<'SSH_AGENTC_LOCK'>, { core }: RequestContext): Promise<Buffer> {
   if (!(await core.lock.lock(req.passphrase))) throw new AgentRefusal('agent is already locked', 'info');
   core.log('info', 'agent locked');
+  await logOutTokens(core);
   return encodeSuccess();
 }
 

@@ -119,7 +119,8 @@ export async function removeSmartcardKey(req: RequestOf<'SSH_AGENTC_REMOVE_SMART
   // The file may be gone by now (package upgrade); then the name as given is the key.
   const modulePath = await realpath(requested).catch(() => requested);
   return core.withModule(modulePath, async () => {
-    if (!core.providers.has(modulePath)) throw new AgentRefusal(`module ${modulePath} is not loaded`, 'info');
+    // Quoted: the name is the client's, and a control character in it must not forge a log line.
+    if (!core.providers.has(modulePath)) throw new AgentRefusal(`module ${JSON.stringify(modulePath)} is not loaded`, 'info');
     const removed = await core.unloadProvider(modulePath);
     core.log('info', `unloaded ${modulePath} and its ${removed} key(s)`);
     return encodeSuccess();

@@ -22,7 +22,7 @@ export function renderStatus(s: AgentStatus, socketPath: string, now = Date.now(
 
   const modules = s.modules ?? [];
   if (modules.length === 0) out.push('', 'no modules loaded');
-  for (const m of modules) out.push('', ...renderModule(m));
+  for (const m of modules) out.push('', ...renderModule(m, s.locked));
 
   if (fileKeys.length > 0) {
     out.push('', 'file keys');
@@ -49,7 +49,7 @@ export function renderStatus(s: AgentStatus, socketPath: string, now = Date.now(
   return `${out.join('\n')}\n`;
 }
 
-function renderModule(m: ModuleStatus): string[] {
+function renderModule(m: ModuleStatus, locked: boolean): string[] {
   const h = m.host;
   const hostState = h.error
     ? `no answer: ${h.error}`
@@ -63,11 +63,11 @@ function renderModule(m: ModuleStatus): string[] {
   if (h.lastCrash) hostFields.push(['last crash', h.lastCrash]);
   out.push(...fields(hostFields).map(indent));
   if (m.tokens.length === 0) out.push('  no tokens');
-  for (const t of m.tokens) out.push(...renderToken(t).map(indent));
+  for (const t of m.tokens) out.push(...renderToken(t, locked).map(indent));
   return out;
 }
 
-function renderToken(t: TokenView): string[] {
+function renderToken(t: TokenView, locked: boolean): string[] {
   const out = [`token ${t.token}  serial ${t.serial || '?'}${t.slot !== undefined ? `  slot ${t.slot}` : ''}`];
   const state = [
     t.present === null ? 'presence unknown' : t.present ? 'present' : 'NOT PRESENT (insert it; its keys sign again)',
@@ -80,7 +80,9 @@ function renderToken(t: TokenView): string[] {
       ['last error', t.lastError ? `${errorText(t.lastError)}${t.lastError.at ? `  (${when(t.lastError.at)})` : ''}` : 'none'],
     ]).map(indent),
   );
-  if (t.keys.length === 0) {
+  if (locked) {
+    out.push('  keys hidden while the agent is locked');
+  } else if (t.keys.length === 0) {
     out.push('  no keys in the agent');
   } else {
     const rows = [['TYPE', 'FINGERPRINT', 'LABEL', 'CKA_ID', 'NOTES']];

@@ -86,7 +86,15 @@ export class Channel {
     return out;
   }
 
-  /** Sends one frame. `secret` frames (they carry a PIN) are zeroed once written. */
+  /**
+   * Sends one frame. Frames sent during one turn of the event loop leave together in one
+   * write, flushed from setImmediate: under load the agent forwards requests from many
+   * connections in one turn and the host finishes several signatures in one turn, and one
+   * write (one wake-up of the other side) instead of one per frame is most of the pipe's
+   * cost at high concurrency. With one request in flight it adds no wake-up: the flush runs
+   * in the same turn, after the poll phase.
+   * `secret` frames (they carry a PIN) bypass the batch and are zeroed once written.
+   */
   send(kind: FrameKind, id: number, payload: Buffer, secret = false): void {
     if (this.closed) return;
     const frame = Buffer.allocUnsafe(HEADER + payload.length);
@@ -96,10 +104,24 @@ export class Channel {
     payload.copy(frame, HEADER);
     if (secret) {
       payload.fill(0);
+      this.flush();
       this.stream.write(frame, () => frame.fill(0));
-    } else {
-      this.stream.write(frame);
+      return;
     }
+    this.outgoing.push(frame);
+    if (this.outgoing.length === 1) setImmediate(this.flushSoon);
+  }
+
+  private readonly outgoing: Buffer[] = [];
+  private readonly flushSoon = () => this.flush();
+
+  private flush(): void {
+    if (this.outgoing.length === 0 || this.closed) {
+      this.outgoing.length = 0;
+      return;
+    }
+    this.stream.write(this.outgoing.length === 1 ? this.outgoing[0] : Buffer.concat(this.outgoing));
+    this.outgoing.length = 0;
   }
 
   sendValue(kind: FrameKind, id: number, value: unknown, secret = false): void {
@@ -108,6 +130,7 @@ export class Channel {
 
   /** Ends the stream once everything written has been flushed. */
   end(): void {
+    this.flush();
     this.stream.end();
   }
 

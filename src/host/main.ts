@@ -7,6 +7,7 @@ import { Channel, FrameKind, decodeSign, decodeValue, type Frame } from './chann
 import { toHostErrorInfo } from './errors';
 import type { HostCall, HostEvent } from './messages';
 import { ModuleHost } from './module-host';
+import { ChannelPinSource } from './pin-request';
 import { nativeAvailable, setDumpable } from '../native';
 
 function main(): void {
@@ -20,10 +21,12 @@ function main(): void {
   }
   const stream = new net.Socket({ fd: 3, readable: true, writable: true });
   const channel: Channel = new Channel(stream, (f) => onFrame(f), () => process.exit(0));
-  const log = (level: HostEvent['level'], message: string) =>
+  const log = (level: Extract<HostEvent, { type: 'log' }>['level'], message: string) =>
     channel.sendValue(FrameKind.EVENT, 0, { type: 'log', level, message } satisfies HostEvent);
+  const pins = new ChannelPinSource((ev) => channel.sendValue(FrameKind.EVENT, 0, ev satisfies HostEvent));
   const host = new ModuleHost(modulePath, {
     log,
+    pinSource: pins,
     serialize: process.env.TT_AGENT_SERIALIZE_MODULE === '1' ? true : undefined,
   });
 
@@ -45,7 +48,7 @@ function main(): void {
     if (f.kind === FrameKind.CALL) {
       const call = decodeValue<HostCall>(f.payload);
       // The decoded PIN is a view into the frame: copy it out, then zero the frame.
-      if (call.op === 'load' && call.pin) call.pin = Buffer.from(call.pin);
+      if ((call.op === 'load' || call.op === 'pin-answer') && call.pin) call.pin = Buffer.from(call.pin);
       f.payload.fill(0);
       handle(call)
         .then(
@@ -71,6 +74,9 @@ function main(): void {
         return host.logout();
       case 'close':
         await host.close();
+        return null;
+      case 'pin-answer':
+        pins.answer(call.requestId, call.pin);
         return null;
     }
   }

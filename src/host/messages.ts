@@ -1,6 +1,7 @@
 // Requests and answers between the agent and a module host (CALL / RESULT / EVENT frames).
 // Signing has its own binary frames (channel.ts); these are the rarer operations.
 import type { TokenIdentity, TokenLoadReport } from '../agent/provider';
+import type { PinAnswerCall, PinEvent } from './pin-request';
 
 export type HostCall =
   /** Open the module (once), log in to the selected tokens, list their keys. */
@@ -10,7 +11,9 @@ export type HostCall =
   /** C_Logout everywhere and forget kept PINs (ssh-add -x). */
   | { op: 'logout' }
   /** C_Finalize and exit. */
-  | { op: 'close' };
+  | { op: 'close' }
+  /** The PIN the host asked for in a pin-request event (pin-request.ts). */
+  | PinAnswerCall;
 
 export interface LoadResult {
   identities: TokenIdentity[];
@@ -49,4 +52,4 @@ export interface ProviderStatus {
   host?: HostStatus;
 }
 
-export type HostEvent = { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+export type HostEvent = { type: 'log'; level: 'info' | 'warn' | 'error'; message: string } | PinEvent;

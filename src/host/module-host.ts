@@ -13,6 +13,7 @@ import { parsePkcs11Uri } from '../pkcs11/uri';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { HostToken, type HostKey } from './host-token';
 import type { HostStatus, LoadResult } from './messages';
+import type { PinSource } from './pin-request';
 
 export interface ModuleHostOptions {
   /**
@@ -21,6 +22,8 @@ export interface ModuleHostOptions {
    */
   serialize?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Where tokens get a PIN when a signature needs a login (the agent, over the channel). */
+  pinSource?: PinSource;
 }
 
 export class UnknownKeyError extends Error {
@@ -135,7 +138,7 @@ export class ModuleHost {
   private entryFor(t: Token, module: Pkcs11Module, gate: ModuleGate): HostToken {
     const known = this.tokens.find((e) => e.serial === t.serial && e.label === t.label);
     if (known) return known;
-    const entry = new HostToken(t, module, gate, this.log);
+    const entry = new HostToken(t, module, gate, this.log, this.options.pinSource);
     this.tokens.push(entry);
     return entry;
   }

@@ -10,6 +10,10 @@ import type { TokenIdentity, TokenLoadReport, TokenProvider } from '../agent/pro
 import { Channel, FrameKind, decodeValue, encodeSign, type Frame } from './channel';
 import { HostCrashedError, HostRequestError, HostTimeoutError, type HostErrorInfo } from './errors';
 import type { HostCall, HostEvent, HostStatus, LoadResult, ProviderStatus } from './messages';
+import { agentPins } from '../agent/pin-service';
+import type { PinBroker } from '../pin/broker';
+import type { PinEvent } from './pin-request';
+import { handlePinEvent, isPinEvent } from './pin-request-agent';
 
 export interface HostProviderOptions {
   /** A signature not answered within this time fails and the host is restarted. Default 30 s. */
@@ -19,6 +23,8 @@ export interface HostProviderOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** Extra environment for the host (tests point SOFTHSM2_CONF here). Default: the agent's. */
   env?: NodeJS.ProcessEnv;
+  /** Where PINs come from when a token asks; default the agent's broker (agent/pin-service.ts). */
+  pins?: Promise<PinBroker>;
 }
 
 interface Pending {
@@ -220,6 +226,7 @@ export class HostProvider implements TokenProvider {
     if (f.kind === FrameKind.EVENT) {
       const ev = decodeValue<HostEvent>(f.payload);
       if (ev.type === 'log') this.log(ev.level, ev.message);
+      else if (isPinEvent(ev)) void this.onPinEvent(host, ev);
       return;
     }
     const p = host.pending.get(f.id);
@@ -228,6 +235,15 @@ export class HostProvider implements TokenProvider {
     clearTimeout(p.timer);
     if (f.kind === FrameKind.ERROR) p.reject(new HostRequestError(decodeValue<HostErrorInfo>(f.payload)));
     else p.resolve(f.kind === FrameKind.SIGNATURE ? Buffer.from(f.payload) : f.payload);
+  }
+
+  /** A token of this host needs a PIN, or tells what became of one (pin-request.ts). */
+  private onPinEvent(host: Running, ev: PinEvent): Promise<void> {
+    return handlePinEvent(this.options.pins ?? agentPins(this.log), ev, {
+      answer: (call) => this.callOn(host, call, true),
+      pendingTimers: () => [...host.pending.values()].map((p) => p.timer),
+      log: this.log,
+    });
   }
 
   private async callOn<T>(host: Running, call: HostCall, secret = false): Promise<T> {

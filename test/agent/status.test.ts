@@ -158,7 +158,10 @@ test('locked agent: said so, keys hidden; a killed module host: not running, cra
   assert.equal(s.locked, true);
   assert.equal(s.identities, 0);
   assert.equal(s.keys, undefined);
-  assert.match((await ttAgent(['status'], env)).stdout, /^ {2}lock +LOCKED: lists no keys and signs nothing \(unlock with: ssh-add -X\)$/m);
+  const lockedText = (await ttAgent(['status'], env)).stdout;
+  assert.match(lockedText, /^ {2}lock +LOCKED: lists no keys and signs nothing \(unlock with: ssh-add -X\)$/m);
+  assert.match(lockedText, /^ {4}keys hidden while the agent is locked$/m);
+  assert.doesNotMatch(lockedText, /SHA256:/);
   assert.equal((await run('ssh-add', ['-X'], { env: lockEnv })).code, 0);
   assert.equal((await statusJson(env)).locked, false);
 

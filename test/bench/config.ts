@@ -1,6 +1,6 @@
 // What one benchmark run does, from the environment and argv:
 //   BENCH_ROUNDS   rounds per cell (default 5; the reported figure is the median of the rounds)
-//   BENCH_SECONDS  length of one round in seconds (default 1.5)
+//   BENCH_SECONDS  length of one round in seconds (default 1)
 //   BENCH_SMOKE=1 or --smoke: a few seconds end to end, every signature still verified, no goal judged
 //   BENCH_OUT      directory for the dated results file (default test/bench/results; smoke writes none)
 //   BENCH_KEYS     comma list of key names to run (rsa2048,p256,p384,ed25519; default all)
@@ -37,7 +37,7 @@ export function readConfig(argv = process.argv.slice(2), env = process.env): Ben
   return {
     smoke,
     rounds: Math.round(num('BENCH_ROUNDS', smoke ? 1 : 5)),
-    seconds: num('BENCH_SECONDS', smoke ? 0.25 : 1.5),
+    seconds: num('BENCH_SECONDS', smoke ? 0.25 : 1),
     concurrency: smoke ? [1, 4] : [1, 4, 16],
     rawSessions: Math.round(num('BENCH_RAW_SESSIONS', 4)),
     memorySignatures: Math.round(num('BENCH_MEMORY_SIGNATURES', smoke ? 200 : 10_000)),

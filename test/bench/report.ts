@@ -52,6 +52,18 @@ export function emptyCell(): CellRounds {
 }
 
 const rate = (c?: CellRounds) => (c && c.rates.length ? median(c.rates) : NaN);
+
+/**
+ * Median over rounds of a[i] / b[i]. Both cells were measured in the same round, one right
+ * after the other, so a ratio per round cancels most of the load other processes put on
+ * the machine; the median of those is steadier than a ratio of two medians.
+ */
+export function pairedRatio(a: number[] | undefined, b: number[] | undefined): number {
+  if (!a || !b) return NaN;
+  const n = Math.min(a.length, b.length);
+  return n === 0 ? NaN : median(Array.from({ length: n }, (_, i) => a[i] / b[i]));
+}
+const ratioOf = (a?: CellRounds, b?: CellRounds) => pairedRatio(a?.rates, b?.rates);
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 const ms = (us: number) => (Number.isFinite(us) ? (us / 1000).toFixed(us < 10_000 ? 2 : 1) : 'n/a');
 
@@ -65,7 +77,7 @@ export interface Goal {
 
 export function judgeGoals(r: BenchResults): Goal[] {
   const goals: Goal[] = [];
-  const ratio = (key: string, c: number) => rate(r.agents['tt-agent'][key]?.[c]) / rate(r.agents.OpenSSH[key]?.[c]);
+  const ratio = (key: string, c: number) => ratioOf(r.agents['tt-agent'][key]?.[c], r.agents.OpenSSH[key]?.[c]);
   const atLeast = (what: string, value: number, min: number) =>
     goals.push({ what, target: `≥ ${min}`, value, ok: value >= min, shown: fmt(value, 2) });
   const c1 = r.concurrency[0];
@@ -78,13 +90,13 @@ export function judgeGoals(r: BenchResults): Goal[] {
   for (const [key, atC1] of perKey) if (r.keys.includes(key)) atLeast(`tt-agent / OpenSSH, ${KEY_TITLES[key]}, C=${c1}`, ratio(key, c1), atC1);
   for (const [key, , atCMax] of perKey) if (r.keys.includes(key)) atLeast(`tt-agent / OpenSSH, ${KEY_TITLES[key]}, C=${cMax}`, ratio(key, cMax), atCMax);
   if (r.keys.includes('rsa2048')) {
-    atLeast(`tt-agent C=${c1} / raw one session, RSA-2048`, rate(r.agents['tt-agent'].rsa2048?.[c1]) / rate(r.raw.rsa2048?.one), 0.85);
+    atLeast(`tt-agent C=${c1} / raw one session, RSA-2048`, ratioOf(r.agents['tt-agent'].rsa2048?.[c1], r.raw.rsa2048?.one), 0.85);
   }
   for (const [key] of perKey) {
     if (!r.keys.includes(key)) continue;
     const tt = median(r.agents['tt-agent'][key]?.[cMax]?.p99us ?? []);
     const os = median(r.agents.OpenSSH[key]?.[cMax]?.p99us ?? []);
-    const v = tt / os;
+    const v = pairedRatio(r.agents['tt-agent'][key]?.[cMax]?.p99us, r.agents.OpenSSH[key]?.[cMax]?.p99us);
     goals.push({ what: `p99 at C=${cMax}, ${KEY_TITLES[key]}: tt-agent / OpenSSH`, target: '≤ 0.5', value: v, ok: v <= 0.5, shown: `${fmt(v, 2)} (${ms(tt)} ms vs ${ms(os)} ms)` });
   }
   if (r.evalTiming) {
@@ -131,13 +143,13 @@ export function renderReport(r: BenchResults): string {
       `| ${KEY_TITLES[key]} | ${fmt(rate(raw?.one))} | ${fmt(rate(raw?.several))} | ${cs.map((c) => fmt(rate(r.agents.OpenSSH[key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(rate(r.agents['tt-agent'][key]?.[c]))).join(' | ')} |`,
     );
   }
-  L.push('', '## Ratios', '');
+  L.push('', '## Ratios (median over rounds of the ratio within each round)', '');
   L.push(`| key | ${cs.map((c) => `tt-agent / OpenSSH C=${c}`).join(' | ')} | ${cs.map((c) => `tt-agent C=${c} / raw 1 session`).join(' | ')} | tt-agent C=${cs[cs.length - 1]} / raw ${r.rawSessions} sessions |`);
   L.push(`|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|---|`);
   for (const key of r.keys) {
-    const tt = (c: number) => rate(r.agents['tt-agent'][key]?.[c]);
+    const tt = (c: number) => r.agents['tt-agent'][key]?.[c];
     L.push(
-      `| ${KEY_TITLES[key]} | ${cs.map((c) => fmt(tt(c) / rate(r.agents.OpenSSH[key]?.[c]), 2)).join(' | ')} | ${cs.map((c) => fmt(tt(c) / rate(r.raw[key]?.one), 2)).join(' | ')} | ${fmt(tt(cs[cs.length - 1]) / rate(r.raw[key]?.several), 2)} |`,
+      `| ${KEY_TITLES[key]} | ${cs.map((c) => fmt(ratioOf(tt(c), r.agents.OpenSSH[key]?.[c]), 2)).join(' | ')} | ${cs.map((c) => fmt(ratioOf(tt(c), r.raw[key]?.one), 2)).join(' | ')} | ${fmt(ratioOf(tt(cs[cs.length - 1]), r.raw[key]?.several), 2)} |`,
     );
   }
   L.push('', '## Latency (ms): p50 / p99', '');
@@ -163,7 +175,7 @@ export function renderReport(r: BenchResults): string {
     L.push(`|---|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|${cs.map(() => '---').join('|')}|---|`);
     for (const key of r.keys) {
       L.push(
-        `| ${KEY_TITLES[key]} | ${cs.map((c) => fmt(rate(inline[key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(rate(r.agents['tt-agent'][key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(rate(inline[key]?.[c]) / rate(r.agents.OpenSSH[key]?.[c]), 2)).join(' | ')} | ${fmt(rate(inline[key]?.[cs[0]]) / rate(r.raw[key]?.one), 2)} |`,
+        `| ${KEY_TITLES[key]} | ${cs.map((c) => fmt(rate(inline[key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(rate(r.agents['tt-agent'][key]?.[c]))).join(' | ')} | ${cs.map((c) => fmt(ratioOf(inline[key]?.[c], r.agents.OpenSSH[key]?.[c]), 2)).join(' | ')} | ${fmt(ratioOf(inline[key]?.[cs[0]], r.raw[key]?.one), 2)} |`,
       );
     }
     L.push('', `p50 / p99 latency at C=${cs[cs.length - 1]}, in-process: ${r.keys.map((k) => `${KEY_TITLES[k]} ${lat(inline[k]?.[cs[cs.length - 1]])} ms`).join('; ')}.`);

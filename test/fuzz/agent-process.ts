@@ -8,7 +8,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+// TT_AGENT_ROOT: run the agent of another build tree (a snapshot), e.g. to soak a release
+// while the working tree keeps changing.
+export const REPO_ROOT = process.env.TT_AGENT_ROOT ?? path.resolve(__dirname, '..', '..');
 const TT_AGENT_BIN = path.join(REPO_ROOT, 'bin', 'tt-agent');
 
 // The agent's own log lines: "<ISO time> tt-agent[PID]: LEVEL: message".

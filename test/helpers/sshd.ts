@@ -150,6 +150,9 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits before reading its input (ssh refusing at once) closes the pipe:
+    // that EPIPE is the command's business, reported through its exit status.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -4,7 +4,7 @@
 // files in parallel, so every file that uses the card holds a lock for its whole run:
 // an exclusive mkdir in the system temp dir, with the holder's pid inside so that a lock
 // left by a killed test run is taken over instead of blocking forever.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -163,22 +163,49 @@ export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
   };
 }
 
-/** The askpass script that prints `answer` (argv[1], the prompt, is appended to `<file>.prompts`). */
-export function writeAskpass(dir: string, name: string, answer: string, exitCode = 0): string {
+/**
+ * An SSH_ASKPASS script: it appends its prompt (argv[1]) to `<file>.prompts` and prints the
+ * content of `<file>.answer`, or exits 1 (the person pressed Cancel) when that is "CANCEL".
+ * setAnswer() changes the answer between requests.
+ */
+export function writeAskpass(dir: string, name: string, answer: string): { file: string; setAnswer(a: string): void; prompts(): string[] } {
   const file = path.join(dir, `askpass-${name}.sh`);
   fs.writeFileSync(
     file,
-    `#!/bin/sh\nprintf '%s\\n' "$1" >> '${file}.prompts'\n${exitCode === 0 ? `printf '%s\\n' '${answer}'` : `exit ${exitCode}`}\n`,
+    `#!/bin/sh\nprintf '%s\\n' "$1" >> '${file}.prompts'\na=$(cat '${file}.answer')\n[ "$a" = CANCEL ] && exit 1\nprintf '%s\\n' "$a"\n`,
     { mode: 0o700 },
   );
-  return file;
+  const setAnswer = (a: string) => fs.writeFileSync(`${file}.answer`, a);
+  setAnswer(answer);
+  return {
+    file,
+    setAnswer,
+    prompts: () => {
+      try {
+        return fs.readFileSync(`${file}.prompts`, 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    },
+  };
 }
 
-/** Prompts an askpass script of writeAskpass() was run with, in order. */
-export function askpassPrompts(file: string): string[] {
-  try {
-    return fs.readFileSync(`${file}.prompts`, 'utf8').split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
+/** Runs a command with stdin closed (no EPIPE when it exits early) and a deadline; never throws on exit status. */
+export function runTool(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${opts.timeoutMs ?? 30_000} ms]`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

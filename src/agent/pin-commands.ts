@@ -1,0 +1,45 @@
+// What the agent does with PINs on a client's request: the unlock-token@tt-agent and
+// forget-pin@tt-agent extensions (`tt-agent unlock`, `tt-agent forget-pin`), and ssh-add -x,
+// which logs every token out (C_Logout) and drops every cached PIN.
+import { handlePinExtension } from '../pin/pin-extensions';
+import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../pin/unlock-message';
+import type { RequestContext } from './context';
+import type { AgentCore } from './core';
+import { agentPins, existingAgentPins } from './pin-service';
+import { AgentRefusal, describeError } from './refusal';
+
+export const PIN_EXTENSION_NAMES = [UNLOCK_EXTENSION, FORGET_PIN_EXTENSION] as const;
+
+/** Handler for one of PIN_EXTENSION_NAMES. */
+export function pinExtension(name: string): (body: Buffer, ctx: RequestContext) => Promise<Buffer> {
+  return async (body, { core }) => {
+    let reply: Buffer | null;
+    try {
+      reply = await handlePinExtension(await agentPins(core.log.bind(core)), name, body);
+    } catch (err) {
+      throw new AgentRefusal(`${name} malformed: ${describeError(err)}`);
+    } finally {
+      // The body held a PIN (unlock): the decoder copied it out.
+      body.fill(0);
+    }
+    if (!reply) throw new AgentRefusal(`unsupported extension ${name}`, 'debug');
+    return reply;
+  };
+}
+
+/** ssh-add -x: C_Logout on every token of every module, and no PIN stays cached. */
+export async function logOutTokens(core: AgentCore): Promise<void> {
+  const pins = existingAgentPins();
+  if (pins) (await pins).forgetAll();
+  await Promise.all(
+    [...core.providers.values()].map(async ({ provider }) => {
+      const p = provider as { logout?: () => Promise<void> };
+      try {
+        await p.logout?.();
+      } catch (err) {
+        core.log('warn', `logging out the tokens of ${provider.modulePath} failed: ${describeError(err)}`);
+      }
+    }),
+  );
+  if (core.providers.size > 0) core.log('info', 'tokens logged out and cached PINs forgotten');
+}
