@@ -40,6 +40,7 @@ tests=(
   "pinentry-tty:pinentry-tty"
   "pinentry-curses:pinentry-curses"
   "secret-tool:libsecret-tools"
+  "groff:groff-base"
   "systemd-socket-activate:systemd"
 )
 wanted=("${runtime[@]}")

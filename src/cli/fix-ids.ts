@@ -18,7 +18,7 @@ interface FixIdsArgs {
 
 export const command: CommandModule<object, FixIdsArgs> = {
   command: 'fix-ids <module>',
-  describe: 'Give certificates and public keys the CKA_ID of their private key, and repair empty or shared IDs',
+  describe: 'give certificates and public keys the CKA_ID of their private key, and repair empty or shared IDs',
   builder: (y) =>
     y
       .positional('module', { type: 'string', demandOption: true, describe: 'PKCS#11 module path, p11-kit module name, or pkcs11: URI' })

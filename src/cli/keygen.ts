@@ -28,7 +28,7 @@ interface KeygenArgs {
 
 export const command: CommandModule<object, KeygenArgs> = {
   command: 'keygen <module>',
-  describe: 'Generate a key pair on the token and print its authorized_keys line',
+  describe: 'generate a key pair on the token and print its authorized_keys line',
   builder: (y) =>
     y
       .positional('module', { type: 'string', demandOption: true, describe: 'PKCS#11 module path, p11-kit module name, or pkcs11: URI' })

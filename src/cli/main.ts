@@ -6,9 +6,11 @@ import { COMMAND_NAMES } from './commands';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {
+  // ssh-agent has neither -h nor -V; here they mean what users expect of any command.
+  if (argv[0] === '-h' || argv[0] === '-V') argv = [argv[0] === '-h' ? '--help' : '--version', ...argv.slice(1)];
   const first = argv[0];
   const wantsYargs =
-    first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help', '-V'].includes(first));
+    first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help'].includes(first));
   if (!wantsYargs && (first === undefined || first.startsWith('-'))) {
     try {
       const { runAgentCommand } = await import('./agent');

@@ -24,7 +24,7 @@ interface SelfsignArgs {
 
 export const command: CommandModule<object, SelfsignArgs> = {
   command: 'selfsign <module>',
-  describe: "Write a self-signed X.509 certificate for a key on the token, signed by the token",
+  describe: "write a self-signed X.509 certificate for a key on the token, signed by the token",
   builder: (y) =>
     y
       .positional('module', { type: 'string', demandOption: true, describe: 'PKCS#11 module path, p11-kit module name, or pkcs11: URI (id=/object= select the key)' })
