@@ -29,15 +29,13 @@ export SOFTHSM2_CONF="$work/softhsm2.conf"
 
 echo "tt-agent demo: a throw-away SoftHSM token in $work"
 softhsm2-util --init-token --free --label demo --so-pin 12345678 --pin "$PIN" >/dev/null
-keygen() { # type label id
-  pkcs11-tool --module "$MODULE" --token-label demo --login --pin "$PIN" \
-    --keypairgen --key-type "$1" --label "$2" --id "$3" >/dev/null 2>&1
-}
-keygen EC:prime256v1 demo-p256 01
-keygen EC:edwards25519 demo-ed25519 02
-keygen rsa:2048 demo-rsa 03
+# Keys made on the token by tt-agent itself; the PIN comes from a file only this demo reads.
+printf '%s\n' "$PIN" >"$work/pin"; chmod 600 "$work/pin"
+run "$TT keygen $MODULE --type ec:p256 --label demo-p256 --pin-source $work/pin"
+run "$TT keygen $MODULE --type ed25519 --label demo-ed25519 --pin-source $work/pin --selfsign"
+run "$TT keygen $MODULE --type rsa:2048 --label demo-rsa --pin-source $work/pin"
 
-run "$TT list $MODULE"
+run "$TT list 'pkcs11:token=demo?module-path=$MODULE&pin-source=file:$work/pin'"
 run "$TT pubkey $MODULE"
 
 # The agent, on a socket of its own so the demo never disturbs an agent you already run.

@@ -134,7 +134,7 @@ function signNow(session: Session, privateKey: Buffer, plan: SignPlan): Promise<
     if (session.isClosed) throw new Error('PKCS#11 session is closed');
     const lib = session.token.lib;
     call('C_SignInit', () => lib.C_SignInit(session.handle, plan.mechanism, privateKey));
-    return call('C_Sign', () => lib.C_Sign(session.handle, plan.input, Buffer.alloc(SIGNATURE_BUFFER)));
+    return call('C_Sign', () => lib.C_Sign(session.handle, plan.input, Buffer.allocUnsafe(SIGNATURE_BUFFER)));
   });
 }
 

@@ -8,7 +8,7 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { percentileSorted } from './stats';
 import { verifierFor } from './verify';
 
@@ -161,17 +161,22 @@ export async function runJob(job: ClientJob): Promise<ClientResult> {
   const control = new Int32Array(new SharedArrayBuffer(12));
   const deadline = new BigInt64Array(new SharedArrayBuffer(8));
   const fixed = job.fixedPayload ? Buffer.from(job.fixedPayload, 'hex') : undefined;
-  const workers = Array.from({ length: job.concurrency }, () => {
+  const workers = Array.from({ length: job.concurrency }, (_, i) => {
     const data: LoopData = { socket: job.socket, frame, dataAt, fixed, warmup: job.warmup, control, deadline, total: job.total };
-    const w = new Worker(WORKER_BOOT, { eval: true, workerData: data });
-    return {
-      w,
-      result: new Promise<LoopResult>((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-        w.once('exit', (code) => reject(new Error(`client worker exited (${code})`)));
-      }),
-    };
+    const w = (pool[i] ??= new Worker(WORKER_BOOT, { eval: true }));
+    const result = new Promise<LoopResult>((resolve, reject) => {
+      const onExit = (code: number) => {
+        pool.splice(pool.indexOf(w), 1);
+        reject(new Error(`client worker exited (${code})`));
+      };
+      w.once('message', (r: LoopResult) => {
+        w.off('exit', onExit);
+        resolve(r);
+      });
+      w.once('exit', onExit);
+    });
+    w.postMessage(data);
+    return { w, result };
   });
   try {
     // Everyone connected and warmed up: start the clock and release them together.
@@ -223,12 +228,16 @@ export async function runJob(job: ClientJob): Promise<ClientResult> {
       verifyMs: Date.now() - v0,
     };
   } finally {
-    await Promise.all(workers.map((w) => w.w.terminate()));
+    // Settle every worker's job before the next one reuses them.
+    await Promise.allSettled(workers.map((w) => w.result));
   }
 }
 
+/** Worker threads kept across jobs (starting one costs ~100 ms): worker i serves connection i. */
+const pool: Worker[] = [];
+
 if (!isMainThread) {
-  workerLoop(workerData as LoopData).then((r) => parentPort!.postMessage(r));
+  parentPort!.on('message', (d: LoopData) => void workerLoop(d).then((r) => parentPort!.postMessage(r)));
 } else if (require.main === module && process.send) {
   // As a forked child: one job per IPC message, one result per job.
   process.on('message', (job: ClientJob) => {
