@@ -233,7 +233,7 @@ export class HostToken {
     if (!this.pins) throw new PinNeededError(this.label);
     const reason: PinRequestReason = { ...why, triesLeft: info.userPinFinalTry ? 'final' : info.userPinCountLow ? 'low' : 'ok' };
     const pin = await this.pins.ask(this.ref(), reason);
-    if (!pin) throw new PinNeededError(this.label, 'needs its PIN and none was given (dialog cancelled or unavailable, or no tt-agent unlock in time)');
+    if (!pin) throw new PinNeededError(this.label, 'needs its PIN before it can sign, and none was given (dialog cancelled or unavailable, or no tt-agent unlock in time)');
     return pin;
   }
 

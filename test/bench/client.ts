@@ -164,6 +164,7 @@ export async function runJob(job: ClientJob): Promise<ClientResult> {
   const workers = Array.from({ length: job.concurrency }, (_, i) => {
     const data: LoopData = { socket: job.socket, frame, dataAt, fixed, warmup: job.warmup, control, deadline, total: job.total };
     const w = (pool[i] ??= new Worker(WORKER_BOOT, { eval: true }));
+    w.ref(); // idle pool workers must not keep a process alive; busy ones must
     const result = new Promise<LoopResult>((resolve, reject) => {
       const onExit = (code: number) => {
         pool.splice(pool.indexOf(w), 1);
@@ -171,6 +172,7 @@ export async function runJob(job: ClientJob): Promise<ClientResult> {
       };
       w.once('message', (r: LoopResult) => {
         w.off('exit', onExit);
+        w.unref();
         resolve(r);
       });
       w.once('exit', onExit);

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { createHostProvider } from '../../src/host/provider';
+import { createPinBroker } from '../../src/pin/broker';
 import { makeToken, type TestToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';
 
@@ -74,7 +75,9 @@ test('a pkcs11: URI selects one token of the module', { timeout: 60_000 }, async
 
 test('without a PIN, keys come from public objects and signing says the PIN is needed', { timeout: 60_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  // Nobody to ask: no askpass, no pinentry, no wait for `tt-agent unlock`.
+  const pins = Promise.resolve(createPinBroker({ unlockWaitMs: 0, pinentry: false, askpass: { require: 'never' } }));
+  const provider = createHostProvider(tok.module, { env: tok.env, pins });
   t.after(async () => {
     await provider.close();
     tok.cleanup();

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN } from '../cli/pubkey-run';
+import { lockVcard } from '../helpers/vcard';
 import { assertOneLineError, openssl } from './run';
 
 const KIT = path.resolve(__dirname, '../../../shared/vcard/vcard');
@@ -24,8 +25,11 @@ const env = { ...process.env, VCARD_DIR: path.join(dir, 'vcard'), VCARD_PROVISIO
 let module = '';
 const pinFile = path.join(dir, 'pin');
 
-test.before(() => {
+// One pcscd per machine: the card lock keeps other card tests out while this file runs.
+let release: (() => void) | undefined;
+test.before(async () => {
   if (skip) return;
+  release = await lockVcard();
   execFileSync(KIT, ['up'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   module = /OPENSC_MODULE=([^;]+);/.exec(execFileSync(KIT, ['env'], { env, encoding: 'utf8' }))![1];
   fs.writeFileSync(pinFile, '123456\n');
@@ -33,6 +37,7 @@ test.before(() => {
 test.after(() => {
   if (!skip) spawnSync(KIT, ['down'], { env, stdio: 'ignore', timeout: 30_000 });
   fs.rmSync(dir, { recursive: true, force: true });
+  release?.();
 });
 
 function tt(args: string[]) {
