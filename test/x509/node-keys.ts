@@ -25,7 +25,7 @@ export function makeKey(spec: KeySpec): TestKey {
     pair = generateKeyPairSync('ed25519');
     publicKey = { kind: 'ed25519', key: Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url') };
   } else {
-    const [namedCurve, curve] = CURVES[spec];
+    const [namedCurve, curve] = CURVES[spec as keyof typeof CURVES];
     pair = generateKeyPairSync('ec', { namedCurve });
     const jwk = pair.publicKey.export({ format: 'jwk' });
     const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
