@@ -1,7 +1,7 @@
-// `tt-agent add [MODULE|URI] [-t LIFE] [-c] [--no-pin]`: what `ssh-add -s MODULE` does —
-// one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN inside — and then, because the
-// protocol answers only SUCCESS or FAILURE, the agent's status@tt-agent report for the module
-// says per token what was added and why something was not.
+// `tt-agent add [MODULE|URI] [-t LIFE] [-c] [-h DEST [-H FILE]] [--no-pin]`: what
+// `ssh-add -s MODULE` does — one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN
+// inside — and then, because the protocol answers only SUCCESS or FAILURE, the agent's
+// status@tt-agent report for the module says per token what was added and why something was not.
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { KeyConstraint } from '../protocol/constraints';
@@ -12,6 +12,8 @@ interface AddArgs {
   module?: string;
   lifetime?: string;
   confirm?: boolean;
+  destination?: string | string[];
+  knownHosts?: string | string[];
   pin?: boolean;
   rememberPin?: boolean;
 }
@@ -40,10 +42,25 @@ export const command: CommandModule<object, AddArgs> = {
       })
       .option('t', { alias: 'lifetime', type: 'string', describe: 'remove the keys after this time (seconds, or 30m, 8h, 1d)' })
       .option('c', { alias: 'confirm', type: 'boolean', describe: 'ask for confirmation (SSH_ASKPASS) before each use' })
+      // -h is ssh-add's destination flag here, so help is --help only for this command.
+      .help('help')
+      .option('h', {
+        alias: 'destination',
+        type: 'string',
+        requiresArg: true,
+        describe: 'allow the keys only for logins to this host: [USER@]HOST or FROM>[USER@]HOST (repeatable), as ssh-add -h',
+      })
+      .option('H', {
+        alias: 'known-hosts',
+        type: 'string',
+        requiresArg: true,
+        describe: 'known_hosts file to look the -h hosts up in (repeatable; default: ~/.ssh/known_hosts{,2}, /etc/ssh/ssh_known_hosts{,2})',
+      })
       .option('pin', { type: 'boolean', default: true, describe: 'ask for the PIN; --no-pin loads public keys only and logs in later' })
       .option('remember-pin', { type: 'boolean', describe: 'store the PIN in the OS keyring for the tokens that loaded (tt-agent forget-pin removes it)' })
       .example('tt-agent add opensc', "the card's keys, asking for its PIN")
-      .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours') as Argv<AddArgs>,
+      .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours')
+      .example("tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins') as Argv<AddArgs>,
   handler: async (argv) => {
     const { resolveModuleSpec } = await import('../pkcs11/resolve');
     const resolved = resolveModuleSpec(argv.module);
@@ -117,6 +134,11 @@ function withModulePath(uriText: string, modulePath: string): string {
   return `${uriText}${uriText.includes('?') ? '&' : '?'}module-path=${encoded}`;
 }
 
+/** yargs gives a repeated option as an array and a single one as a string. */
+function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
 async function buildConstraints(argv: AddArgs): Promise<KeyConstraint[]> {
   const constraints: KeyConstraint[] = [];
   if (argv.lifetime !== undefined) {
@@ -128,6 +150,17 @@ async function buildConstraints(argv: AddArgs): Promise<KeyConstraint[]> {
     constraints.push({ kind: 'lifetime', seconds });
   }
   if (argv.confirm) constraints.push({ kind: 'confirm' });
+  // After lifetime and confirm: the order ssh-add encodes them in.
+  const dests = asList(argv.destination);
+  const files = asList(argv.knownHosts);
+  if (dests.length > 0) {
+    const { buildDestinationConstraint } = await import('./dest-constraints');
+    const built = buildDestinationConstraint(dests, files);
+    for (const note of built.notes) process.stderr.write(`tt-agent: ${note}\n`);
+    constraints.push(built.constraint);
+  } else if (files.length > 0) {
+    throw new UserError('-H names known_hosts files for -h, but no -h destination was given', 'Add -h HOST, or leave out -H.', 2);
+  }
   return constraints;
 }
 

@@ -10,7 +10,8 @@ import { listIdentities, type ListedKey } from './agent-wire';
 
 const execFileP = promisify(execFile);
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const TT_AGENT_BIN = path.join(REPO_ROOT, 'bin', 'tt-agent');
+/** BENCH_TT_AGENT_BIN measures another build (e.g. a checkout before a change) against the same token and client. */
+export const TT_AGENT_BIN = process.env.BENCH_TT_AGENT_BIN ?? path.join(REPO_ROOT, 'bin', 'tt-agent');
 
 export type AgentName = 'OpenSSH' | 'tt-agent' | 'tt-agent, module in-process';
 
@@ -40,7 +41,7 @@ export async function startOpenSsh(setup: AgentSetup): Promise<BenchAgent> {
 
 /** `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts. */
 export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = []): Promise<BenchAgent> {
-  if (!fs.existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
+  if (!fs.existsSync(path.join(path.dirname(TT_AGENT_BIN), '..', 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
   const sock = path.join(setup.dir, 'tt-agent.sock');
   const child = spawn(process.execPath, [...nodeArgs, TT_AGENT_BIN, '-D', '-a', sock], {
     env: cleanEnv(setup.env),

@@ -207,11 +207,11 @@ export function renderReport(r: BenchResults): string {
   }
   L.push('', '## Is the client the limit?', '');
   L.push(
-    'The load generator is one Node process (one connection per client, closed loop); it keeps every reply and verifies it after the round, so verification costs nothing during the timed window. Against a responder that answers every request at once with a canned signature, the same client reaches:',
+    'The load generator is one process with one worker thread per connection, each a closed loop of blocking write(2)/read(2) on its socket (no event loop between a reply and the next request); it keeps every reply and verifies it after the round, so verification costs nothing during the timed window. Against a responder that answers every request at once with a canned signature (echo-agent.ts), the same client reaches:',
     '',
   );
   for (const c of r.calibration) L.push(`- C=${c.concurrency}: ${fmt(c.rate)} signatures/s, ${fmt(c.clientCpuUs, 1)} µs of client CPU per signature`);
-  L.push('', 'and the CPU table above shows its share during the real runs.');
+  L.push('', 'far above any agent cell, and the CPU table above shows its share during the real runs (the load generator\'s µs per signature next to the agent\'s).');
   if (r.notes.length) L.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   return L.join('\n') + '\n';
 }
