@@ -2,7 +2,7 @@
 //   node --import tsx test/bench/profile.ts [key=p256] [concurrency=1] [seconds=3]
 // Starts tt-agent with --cpu-prof (the agent hands its node flags to its module host); the .cpuprofile
 // files land in a temp dir that is printed at the end (open them in Chrome DevTools, or
-// summarise with `node test/bench/top-functions.js FILE`).
+// summarise with `node --import tsx test/bench/top-functions.ts FILE`).
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
