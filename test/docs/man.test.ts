@@ -182,5 +182,7 @@ test("README's Quick start has exactly the two commands, and .ci/run runs the te
 
   // And that command reaches this file: npm test runs every test/**/*.test.ts.
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  assert.match(pkg.scripts.test, /find test -name "\*\.test\.ts"|test\/\*\*\/\*\.test\.ts/, 'npm test collects every test/**/*.test.ts');
+  assert.match(pkg.scripts.test, /bash scripts\/test\.sh$/, 'npm test runs scripts/test.sh with no file arguments');
+  const runner = fs.readFileSync(path.join(ROOT, 'scripts/test.sh'), 'utf8');
+  assert.match(runner, /find test -name '\*\.test\.ts'/, 'scripts/test.sh collects every test/**/*.test.ts');
 });
