@@ -3,7 +3,7 @@
 // agent is a tt-agent (a token label and module, or a file key).
 import { decodePublicKeyBlob } from '../protocol/key-blob';
 import { fingerprintSha256 } from '../protocol/fingerprint';
-import { keyBits, type PublicKey } from '../protocol/public-key';
+import { keyBits, sshKeyType, type PublicKey } from '../protocol/public-key';
 import { authorizedKeysLine } from '../protocol/authorized-keys';
 import { AgentClient, queryAgentStatus } from './agent-client';
 import { UserError } from './errors';
@@ -18,6 +18,8 @@ export interface ListOptions {
   socketPath?: string;
   /** Print authorized_keys lines (as ssh-add -L) instead of fingerprints. */
   publicKeys?: boolean;
+  /** One JSON array of {type, bits, fingerprint, comment, source, publicKey}. */
+  json?: boolean;
   out?: NodeJS.WritableStream;
 }
 
@@ -34,19 +36,30 @@ export async function listAgentIdentities(opts: ListOptions = {}): Promise<numbe
   } finally {
     client.close();
   }
-  if (identities.length === 0) {
+  if (identities.length === 0 && !opts.json) {
     out.write('The agent has no identities.\n');
     return 1;
   }
   const status = opts.publicKeys ? null : await queryAgentStatus<StatusKeys>(client.socketPath, { full: true, timeoutMs: 5000 });
   const where = new Map((status?.keys ?? []).map((k) => [k.fingerprint, k.source]));
+  if (opts.json) {
+    const rows = identities.map((id) => {
+      const pk = tryDecode(id.blob);
+      const fingerprint = fingerprintSha256(id.blob);
+      return {
+        type: pk ? sshKeyType(pk) : null,
+        bits: pk ? keyBits(pk) : null,
+        fingerprint,
+        comment: id.comment,
+        source: where.get(fingerprint) ?? null,
+        publicKey: pk ? authorizedKeysLine(pk) : null,
+      };
+    });
+    out.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
   for (const id of identities) {
-    let pk: PublicKey | undefined;
-    try {
-      pk = decodePublicKeyBlob(id.blob);
-    } catch {
-      pk = undefined; // a key type we do not know (a certificate, an sk- key from another agent)
-    }
+    const pk = tryDecode(id.blob);
     const fp = fingerprintSha256(id.blob);
     if (opts.publicKeys) {
       out.write(pk ? `${authorizedKeysLine(pk, id.comment)}\n` : `# ${fp} ${id.comment} (unsupported key type)\n`);
@@ -57,4 +70,13 @@ export async function listAgentIdentities(opts: ListOptions = {}): Promise<numbe
     out.write(`${line}${source ? `  [${source}]` : ''}\n`);
   }
   return 0;
+}
+
+/** Undefined for a key type we do not know (a certificate, an sk- key from another agent). */
+function tryDecode(blob: Buffer): PublicKey | undefined {
+  try {
+    return decodePublicKeyBlob(blob);
+  } catch {
+    return undefined;
+  }
 }

@@ -101,6 +101,8 @@ function stderrLog(debug: boolean): (level: 'debug' | 'info' | 'warn' | 'error',
   const journal = process.env.JOURNAL_STREAM !== undefined;
   return (level, message) => {
     if (level === 'debug' && !debug) return;
+    // Messages quote what clients and modules sent; a CR or LF there must not forge a log line.
+    message = message.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     const line = journal
       ? `<${PRIORITY[level]}>${message}`
       : `${new Date().toISOString()} tt-agent[${process.pid}]: ${level}: ${message}`;
