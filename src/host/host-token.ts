@@ -18,6 +18,7 @@ import type { Token, TokenInfo } from '../pkcs11/token';
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
 import type { PublicKey } from '../protocol/public-key';
+import { timingSafeEqual } from 'node:crypto';
 import { readPinPolicy, type PinPolicy } from '../agent/pin-policy';
 import type { TokenStatus } from './messages';
 import type { PinSource } from './pin-request';
@@ -121,6 +122,17 @@ export class HostToken {
 
   /** Logs in with `pin` (copied and kept on success). Throws PinError on a wrong or locked PIN. */
   async logIn(pin: Buffer | null, remembered = false): Promise<LoginOutcome> {
+    // A token stays logged in for the whole module, so C_Login would answer
+    // CKR_USER_ALREADY_LOGGED_IN to any PIN: a second `add` with a wrong PIN must not look accepted.
+    if (this.login === 'logged-in' && pin && pin.length > 0 && this.pin && !samePin(pin, this.pin)) {
+      throw new PinError(
+        'C_Login',
+        CKR_USER_ALREADY_LOGGED_IN,
+        this.label,
+        `token ${this.label} is already logged in with a different PIN`,
+        'Run tt-agent remove for the module first to log in with another PIN.',
+      );
+    }
     try {
       this.login = await loginToken(this.pool, pin, { remembered });
     } catch (err) {
@@ -496,4 +508,11 @@ function unwatch(module: Pkcs11Module, token: HostToken): void {
 function slotNumber(t: Token): number {
   const b = t.slot.slotId;
   return b.length === 8 ? Number(b.readBigUInt64LE(0)) : b.readUInt32LE(0);
+}
+
+const CKR_USER_ALREADY_LOGGED_IN = 0x100;
+
+/** Constant-time PIN comparison (different lengths differ at once: the length is no secret here). */
+function samePin(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -92,3 +92,21 @@ test('without a PIN, keys come from public objects and signing says the PIN is n
   const p256 = identities.find((i) => i.comment === 'p256')!;
   verifySshSignature(p256.publicKey, Buffer.from('y'), await provider.sign(p256.blob, Buffer.from('y'), 0));
 });
+
+test('adding a logged-in token again with another PIN is refused, not silently accepted', { timeout: 60_000 }, async (t) => {
+  const tok = makeToken();
+  const provider = createHostProvider(tok.module, { env: tok.env });
+  t.after(async () => {
+    await provider.close();
+    tok.cleanup();
+  });
+  const first = await provider.load(Buffer.from(tok.pin));
+  assert.equal(first.report[0].error, undefined);
+  // The token is logged in for the whole module: C_Login would say CKR_USER_ALREADY_LOGGED_IN.
+  const wrong = await provider.load(Buffer.from('999999'));
+  assert.match(wrong.report[0].error?.message ?? '', /already logged in with a different PIN/);
+  const again = await provider.load(Buffer.from(tok.pin));
+  assert.equal(again.report[0].error, undefined);
+  const p256 = again.identities.find((i) => i.comment === 'p256')!;
+  verifySshSignature(p256.publicKey, Buffer.from('z'), await provider.sign(p256.blob, Buffer.from('z'), 0));
+});
