@@ -43,6 +43,8 @@ export async function launchAgent(env: NodeJS.ProcessEnv, extraArgs: string[] = 
   const sock = path.join(dir, 'agent.sock');
   const agentEnv = { ...env };
   for (const k of ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'LISTEN_FDS', 'LISTEN_PID', 'SSH_ASKPASS', 'JOURNAL_STREAM']) delete agentEnv[k];
+  // Nobody will type `tt-agent unlock` here: a token signature that needs the PIN fails at once.
+  agentEnv.TT_AGENT_UNLOCK_WAIT ??= '0';
   const child = spawn(process.execPath, [TT_AGENT_BIN, '-D', '-a', sock, ...extraArgs], { env: agentEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   const scan: StderrScan = { lines: 0, byLevel: {}, unexpected: [], unexpectedCount: 0, errors: new Map() };
   let partial = '';

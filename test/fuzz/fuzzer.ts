@@ -314,9 +314,10 @@ class Control {
   }
 
   async ensureToken(): Promise<void> {
-    const have = await this.identities();
+    await this.identities(); // unlocks
     for (const add of this.req.addFileKeys) await this.send(add);
-    if (this.tokenSeen && this.tokenSeen.every((b) => have.some((h) => h.equals(b)))) return;
+    // Always hand the PIN back: a LOCK in the batch logged the token out and dropped its PIN
+    // (as ssh-add -x must), even though its keys stay listed.
     const reply = await this.send(this.req.addToken);
     if (reply[0] !== 6) throw new Error('loading the token with the right PIN failed');
   }

@@ -138,6 +138,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
             await c.request(req.lock, 60_000);
             await until(done() + Math.ceil(every / 4));
             await c.request(req.unlock, 60_000);
+            // Locking logged the token out and dropped its PIN (ssh-add -x): give it back, as
+            // `tt-agent unlock` or a fresh add would.
+            await c.request(req.addToken, 60_000);
             break;
           case 'remove-token':
             await c.request(req.removeToken, 60_000);
