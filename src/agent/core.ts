@@ -160,6 +160,14 @@ async function closeProvider(provider: TokenProvider, log: AgentLog): Promise<vo
 }
 
 /** `ssh-ed25519 SHA256:... "comment"` for log lines. */
+// Every signature logs this (at debug level): a SHA-256 per signature is worth saving.
+const descriptions = new WeakMap<object, string>();
+
 export function describeIdentity(id: Pick<Identity, 'blob' | 'publicKey' | 'comment'>): string {
-  return `${sshKeyType(id.publicKey)} ${fingerprintSha256(id.blob)} ${JSON.stringify(id.comment)}`;
+  let d = descriptions.get(id);
+  if (d === undefined) {
+    d = `${sshKeyType(id.publicKey)} ${fingerprintSha256(id.blob)} ${JSON.stringify(id.comment)}`;
+    descriptions.set(id, d);
+  }
+  return d;
 }
