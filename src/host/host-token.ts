@@ -18,6 +18,7 @@ import type { Token, TokenInfo } from '../pkcs11/token';
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
 import type { PublicKey } from '../protocol/public-key';
+import { fingerprintSha256 } from '../protocol/fingerprint';
 import { timingSafeEqual } from 'node:crypto';
 import { readPinPolicy, type PinPolicy } from '../agent/pin-policy';
 import type { TokenStatus } from './messages';
@@ -434,6 +435,12 @@ export class HostToken {
       flags: info.flags,
       pinState,
       keys: this.keys.length,
+      keyList: this.keys.map((k) => ({
+        fingerprint: fingerprintSha256(k.blob),
+        id: k.id.toString('hex'),
+        label: k.label,
+        problems: k.pair?.problems ?? [],
+      })),
       sessions: this.pool.sessions,
     };
     if (this.lastError) s.lastError = this.lastError;

@@ -31,6 +31,8 @@ export interface TokenStatus {
   /** CKF_USER_PIN_COUNT_LOW / CKF_USER_PIN_FINAL_TRY / CKF_USER_PIN_LOCKED, spelled out. */
   pinState: string[];
   keys: number;
+  /** Each key: SHA256 fingerprint, CKA_ID in hex, label, and its pairing problems. */
+  keyList: { fingerprint: string; id: string; label: string; problems: string[] }[];
   sessions: number;
   lastError?: { ckr?: string; message: string; at: string };
 }
