@@ -43,7 +43,7 @@ export class UnprotectedSocketError extends Error {
   }
 }
 
-// Environment knobs, read once at start (documented in man/sections/security.txt).
+// Environment knobs, read once at start (documented in man/tt-agent.1, SECURITY and ENVIRONMENT).
 export const ALLOW_REMOTE_MODULES_ENV = 'TT_AGENT_ALLOW_REMOTE_MODULES';
 export const SIGN_TIMEOUT_ENV = 'TT_AGENT_SIGN_TIMEOUT_MS';
 
