@@ -4,7 +4,7 @@
 // files in parallel, so every file that uses the card holds a lock for its whole run:
 // an exclusive mkdir in the system temp dir, with the holder's pid inside so that a lock
 // left by a killed test run is taken over instead of blocking forever.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -190,22 +190,5 @@ export function writeAskpass(dir: string, name: string, answer: string): { file:
   };
 }
 
-/** Runs a command with stdin closed (no EPIPE when it exits early) and a deadline; never throws on exit status. */
-export function runTool(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      stderr += `\n[killed after ${opts.timeoutMs ?? 30_000} ms]`;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs a command with a deadline; never throws on exit status (the sshd helper's runner). */
+export { run as runTool } from './sshd';
