@@ -2,7 +2,8 @@
 //  - no subcommand (or only ssh-agent style flags): the agent starter, parsed by hand so that
 //    `eval $(tt-agent)` in every new shell never pays for loading yargs;
 //  - a subcommand: yargs, loaded lazily, with one module per command.
-import { COMMAND_NAMES } from './commands';
+// commands.ts only names loaders: importing it loads no command.
+import { COMMAND_NAMES, loadCommands } from './commands';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {
@@ -24,7 +25,6 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runSubcommand(argv: string[]): Promise<number> {
   const { default: yargs } = await import('yargs');
-  const { loadCommands } = await import('./commands');
   const debug = argv.includes('--debug') || process.env.TT_AGENT_DEBUG === '1';
   let code = 0;
   const parser = yargs(argv)
