@@ -3,7 +3,16 @@
 // a bare SSH_AGENT_FAILURE and the reason goes to the log, as in OpenSSH's process_message.
 import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
 import { encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
-import { messageName } from '../protocol/message-numbers';
+import {
+  messageName,
+  SSH_AGENTC_ADD_ID_CONSTRAINED,
+  SSH_AGENTC_ADD_IDENTITY,
+  SSH_AGENTC_ADD_SMARTCARD_KEY,
+  SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+  SSH_AGENTC_LOCK,
+  SSH_AGENTC_REMOVE_SMARTCARD_KEY,
+  SSH_AGENTC_UNLOCK,
+} from '../protocol/message-numbers';
 import type { RequestContext, RequestOf } from './context';
 import { extension } from './handle-extension';
 import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } from './handle-identities';
@@ -32,7 +41,15 @@ const HANDLERS: { [T in Handled]: Handler<T> } = {
 };
 
 // Requests that carry a PIN, passphrase or private key: their body is wiped once answered.
-const SECRET_BEARING = new Set<number>([17, 20, 21, 22, 23, 25, 26]);
+const SECRET_BEARING = new Set<number>([
+  SSH_AGENTC_ADD_IDENTITY,
+  SSH_AGENTC_ADD_SMARTCARD_KEY,
+  SSH_AGENTC_REMOVE_SMARTCARD_KEY,
+  SSH_AGENTC_LOCK,
+  SSH_AGENTC_UNLOCK,
+  SSH_AGENTC_ADD_ID_CONSTRAINED,
+  SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+]);
 
 // SSH_AGENTC_REQUEST_RSA_IDENTITIES and SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES (protocol 1).
 const SSH1_REQUESTS = new Set([1, 9]);
