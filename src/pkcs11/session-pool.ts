@@ -133,13 +133,20 @@ export class SessionPool {
     if (s) return s;
     if (this.all.size + this.opening < this.size) {
       this.opening++;
+      let opened: Session;
       try {
-        const opened = await this.gate.run(() => this.token.openSession());
-        this.all.add(opened);
-        return opened;
-      } finally {
+        opened = await this.gate.run(() => this.token.openSession());
+      } catch (err) {
         this.opening--;
+        // A waiter queued behind this opening counted on its session: it tries for itself
+        // now, else it would wait for a release that may never come (token just pulled).
+        const next = this.waiters.shift();
+        if (next) this.acquire().then(next.resolve, next.reject);
+        throw err;
       }
+      this.opening--;
+      this.all.add(opened);
+      return opened;
     }
     return new Promise<Session>((resolve, reject) => this.waiters.push({ resolve, reject }));
   }

@@ -25,8 +25,10 @@ interface Setup {
 async function setup(t: test.TestContext): Promise<Setup> {
   const card = await startVcard();
   t.after(() => card.down());
-  // A card call that never returns (seen rarely when pcscd sees the card flap right after a
-  // re-insertion) then costs 3 s and a module-host restart, not the default 30 s.
+  // A C_Sign that reaches OpenSC after a removal, before the module has re-read its slots,
+  // can block for good on an OpenSC mutex (OpenSC locks whenever C_Initialize gets any
+  // CK_C_INITIALIZE_ARGS, and pkcs11js never passes NULL_PTR); that then costs 3 s and a
+  // module-host restart, not the default 30 s.
   const agent = await startAgent({ env: { ...card.env, TT_AGENT_SIGN_TIMEOUT_MS: '3000' } });
   t.after(() => agent.stop());
   const sshd = await startSshd();
