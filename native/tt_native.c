@@ -13,6 +13,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/random.h>
 #include <stdint.h>
@@ -206,12 +207,58 @@ static napi_value get_dumpable(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* initializeWithoutLocking(path): C_Initialize(NULL_PTR) on the module at path, which the
+   PKCS#11 binding has already loaded. pkcs11js 2.1 always passes a CK_C_INITIALIZE_ARGS (flags
+   0), and OpenSC treats any args structure as "use OS locking": the mode that deadlocks
+   OpenSC 0.23 when a card operation meets a removal. dlopen() of a loaded library returns the
+   same handle, so this initializes the very instance the binding calls into.
+   Returns the CK_RV. Only the start of CK_FUNCTION_LIST is needed: CK_VERSION, then
+   C_Initialize (PKCS#11 2.40 section 5.5). */
+typedef unsigned long tt_ck_rv;
+struct tt_function_list_head {
+  unsigned char version_major, version_minor;
+  tt_ck_rv (*C_Initialize)(void *init_args);
+};
+typedef tt_ck_rv (*tt_get_function_list)(struct tt_function_list_head **list);
+
+static napi_value initialize_without_locking(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[4096];
+  size_t len;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "initializeWithoutLocking(path: string)");
+    return NULL;
+  }
+  /* RTLD_NOLOAD: only a library the binding already loaded; never run a new one's constructors. */
+  void *handle = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (!handle) {
+    napi_throw_error(env, "ENOENT", "initializeWithoutLocking: the module is not loaded in this process");
+    return NULL;
+  }
+  tt_get_function_list get = (tt_get_function_list)dlsym(handle, "C_GetFunctionList");
+  struct tt_function_list_head *list = NULL;
+  if (!get || get(&list) != 0 || !list || !list->C_Initialize) {
+    dlclose(handle);
+    napi_throw_error(env, "ENOSYS", "initializeWithoutLocking: no usable C_GetFunctionList");
+    return NULL;
+  }
+  tt_ck_rv rv = list->C_Initialize(NULL);
+  /* The binding's own reference keeps the library loaded. */
+  dlclose(handle);
+  napi_value result;
+  CHECK(napi_create_double(env, (double)rv, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"addEntropy", NULL, add_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"initializeWithoutLocking", NULL, initialize_without_locking, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -13,6 +13,7 @@ interface TtNative {
   peerCred(fd: number): PeerCred;
   setDumpable(flag: boolean): void;
   getDumpable(): boolean;
+  initializeWithoutLocking(modulePath: string): number;
 }
 
 /** The addon's .node file was not built (or not for this Node / platform). */
@@ -79,6 +80,14 @@ export function setDumpable(flag: boolean): void {
 
 export function getDumpable(): boolean {
   return load().getDumpable();
+}
+
+/**
+ * C_Initialize(NULL_PTR) on a module the PKCS#11 binding has already loaded (pkcs11js cannot
+ * pass NULL_PTR, and OpenSC treats any argument structure as "use OS locking"). Returns the CK_RV.
+ */
+export function initializeWithoutLocking(modulePath: string): number {
+  return load().initializeWithoutLocking(modulePath);
 }
 
 /** The descriptor behind a net.Socket (unix or TCP), or throws if Node does not expose it. */

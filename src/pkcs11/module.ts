@@ -1,7 +1,8 @@
 // Loading a PKCS#11 module and enumerating its tokens.
 import * as fs from 'node:fs';
 import { PKCS11, CKF_OS_LOCKING_OK } from 'pkcs11js';
-import { call, ModuleLoadError, TokenError } from './errors';
+import { nativeAvailable, initializeWithoutLocking } from '../native';
+import { call, ckrName, ModuleLoadError, TokenError } from './errors';
 import { Token, readTokenInfo, type SlotInfo } from './token';
 
 export interface OpenModuleOptions {
@@ -162,7 +163,7 @@ export function openModule(path: string, options: OpenModuleOptions = {}): Pkcs1
     throw new ModuleLoadError(path, reason, text, undefined, { cause: err });
   }
   try {
-    lib.C_Initialize(options.osLocking === false ? {} : { flags: CKF_OS_LOCKING_OK });
+    initialize(lib, path, options.osLocking !== false);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'number' && code === 0x191 /* CKR_CRYPTOKI_ALREADY_INITIALIZED */) {
@@ -179,4 +180,23 @@ export function openModule(path: string, options: OpenModuleOptions = {}): Pkcs1
   }
   loaded.set(realPath, { lib, refs: 1 });
   return new Pkcs11Module(path, realPath, lib);
+}
+
+/**
+ * C_Initialize with CKF_OS_LOCKING_OK, or with NULL_PTR: no locking at all, the caller promises
+ * one call at a time. pkcs11js always passes an argument structure (flags 0), which OpenSC 0.23
+ * reads as "use OS locking" and then deadlocks when a card call meets a removal (see the
+ * emulated card's notes); our native addon makes the NULL_PTR call where it is built.
+ */
+function initialize(lib: PKCS11, path: string, osLocking: boolean): void {
+  if (osLocking) {
+    lib.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+    return;
+  }
+  if (nativeAvailable()) {
+    const rv = initializeWithoutLocking(path);
+    if (rv !== 0) throw Object.assign(new Error(`C_Initialize: ${ckrName(rv)}`), { code: rv });
+    return;
+  }
+  lib.C_Initialize({});
 }

@@ -25,10 +25,10 @@ interface Setup {
 async function setup(t: test.TestContext): Promise<Setup> {
   const card = await startVcard();
   t.after(() => card.down());
-  // A C_Sign that reaches OpenSC after a removal, before the module has re-read its slots,
-  // can block for good on an OpenSC mutex (OpenSC locks whenever C_Initialize gets any
-  // CK_C_INITIALIZE_ARGS, and pkcs11js never passes NULL_PTR); that then costs 3 s and a
-  // module-host restart, not the default 30 s.
+  // OpenSC deadlocked on its own mutex when a C_Sign met a removal while it ran with OS locking,
+  // which pkcs11js's C_Initialize always asked for; the module host now initializes OpenSC with
+  // NULL_PTR through the native addon (src/pkcs11/module.ts). The short sign timeout stays as a
+  // safety net: a hung card call would cost 3 s and a module-host restart, not 30 s.
   const agent = await startAgent({ env: { ...card.env, TT_AGENT_SIGN_TIMEOUT_MS: '3000' } });
   t.after(() => agent.stop());
   const sshd = await startSshd();
