@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { decodePublicKeyBlob, encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import type { PublicKey } from '../../src/protocol/public-key';
 import { SshReader, SshWriter } from '../../src/protocol/wire';
-import { REPO_ROOT, TT_AGENT_BIN, connects } from '../helpers/agent';
+import { REPO_ROOT, TT_AGENT_BIN, connects, waitForLogText } from '../helpers/agent';
 import { killAndWait } from '../helpers/sshd';
 
 export const NOBODY = 65534;
@@ -216,14 +216,7 @@ export async function startForeground(opts: {
     pid: child.pid!,
     child,
     log: () => log,
-    waitForLog: async (text, timeoutMs = 10_000) => {
-      const end = Date.now() + timeoutMs;
-      const seen = () => (typeof text === 'string' ? log.includes(text) : text.test(log));
-      while (!seen()) {
-        if (Date.now() > end) throw new Error(`agent log never showed ${text}:\n${log}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitForLog: (text, timeoutMs) => waitForLogText(() => log, text, timeoutMs),
     stop: () => killAndWait(child),
   };
   if (opts.expectExit) {

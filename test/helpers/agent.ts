@@ -74,20 +74,23 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<RunningA
     child,
     env: agentEnv(sock),
     log: () => log,
-    waitForLog: async (text, timeoutMs = 10_000) => {
-      const end = Date.now() + timeoutMs;
-      const seen = () => (typeof text === 'string' ? log.includes(text) : text.test(log));
-      while (!seen()) {
-        if (Date.now() > end) throw new Error(`agent log never showed ${text}:\n${log}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitForLog: (text, timeoutMs) => waitForLogText(() => log, text, timeoutMs),
     stop: async () => {
       await killAndWait(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
   return agent;
+}
+
+/** Resolves once the log (read again every 20 ms) shows `text`; throws with the log after the deadline. */
+export async function waitForLogText(log: () => string, text: string | RegExp, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const seen = () => (typeof text === 'string' ? log().includes(text) : text.test(log()));
+  while (!seen()) {
+    if (Date.now() > end) throw new Error(`agent log never showed ${text}:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export function connects(sock: string): Promise<boolean> {
