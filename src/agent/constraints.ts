@@ -6,7 +6,7 @@ import type { IdentityConstraints } from './identities';
 import { AgentRefusal } from './refusal';
 
 export function toIdentityConstraints(list: readonly KeyConstraint[], defaultLifetime: number | undefined): IdentityConstraints {
-  let lifetime = defaultLifetime;
+  let lifetime: number | undefined;
   let confirm = false;
   let destinations: DestinationConstraint[] = [];
   for (const c of list) {
@@ -28,8 +28,12 @@ export function toIdentityConstraints(list: readonly KeyConstraint[], defaultLif
         throw new AgentRefusal('security keys (sk-provider@openssh.com) are not supported');
     }
   }
+  // As OpenSSH's parse_key_constraints: an explicit lifetime counts from now, even 0 (the key
+  // expires at once: ssh-agent -t cannot be overridden to "forever"); without one, the agent's
+  // default lifetime applies, 0 or unset meaning none.
+  if (lifetime === undefined && defaultLifetime) lifetime = defaultLifetime;
   return {
-    expiresAt: lifetime !== undefined && lifetime > 0 ? Date.now() + lifetime * 1000 : undefined,
+    expiresAt: lifetime !== undefined ? Date.now() + lifetime * 1000 : undefined,
     confirm,
     destinations,
   };

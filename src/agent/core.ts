@@ -9,8 +9,24 @@ import type { AgentLog } from './log';
 import type { ProviderFactory, TokenLoadReport, TokenProvider } from './provider';
 import { describeError } from './refusal';
 
+/**
+ * The PINs the agent keeps (the PIN broker owns them). Locking seals them under a key derived
+ * from the lock passphrase; unlocking unseals them; SIGUSR1 and ssh-add -D forget them.
+ */
+export interface PinVault {
+  seal(key: Buffer): void | Promise<void>;
+  /** False when the key is wrong; nothing is lost then. */
+  unseal(key: Buffer): boolean | Promise<boolean>;
+  forgetAll(): void | Promise<void>;
+}
+
+/** For an agent that keeps no PINs (tests, file keys only). */
+const NO_PINS: PinVault = { seal: () => undefined, unseal: () => true, forgetAll: () => undefined };
+
 export interface AgentConfig {
   providerFactory?: ProviderFactory;
+  /** Where kept PINs are sealed and forgotten; default: the agent keeps none. */
+  pins?: PinVault;
   /** Glob patterns (OpenSSH -P) matched against a module's realpath. */
   allowlist: string[];
   log: AgentLog;
@@ -78,6 +94,10 @@ export class AgentCore {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
   }
 
+  get pins(): PinVault {
+    return this.config.pins ?? NO_PINS;
+  }
+
   log(...args: Parameters<AgentLog>): void {
     this.config.log(...args);
   }
@@ -130,6 +150,17 @@ export class AgentCore {
     const removed = this.identities.removeWhere((id) => id.source.kind === 'token' && id.source.provider === entry.provider);
     await closeProvider(entry.provider, this.config.log);
     return removed;
+  }
+
+  /**
+   * OpenSSH's emergency wipe (SIGUSR1 since 10.0): every key dropped, every module unloaded
+   * (C_Finalize logs its tokens out), every kept PIN forgotten.
+   */
+  async dropEverything(): Promise<number> {
+    const n = this.identities.size;
+    await this.unloadAll();
+    await this.pins.forgetAll();
+    return n;
   }
 
   async unloadAll(): Promise<void> {

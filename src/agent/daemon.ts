@@ -9,6 +9,7 @@ import { peerUidCheck } from './peer-check';
 import { createAgent, type Agent } from './server';
 import type { ProviderFactory } from './provider';
 import { ensurePrivateDir } from './runtime-dir';
+import { agentPinVault } from './pin-service';
 
 export interface DaemonOptions {
   socketPath?: string;
@@ -72,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     acceptPeer: native ? peerUidCheck(native, uid) : undefined,
     allowRemoteProviders: allowRemote,
+    pins: agentPinVault,
     version: opts.version,
   });
   if (!native && opts.fd !== undefined) {
@@ -96,6 +98,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       });
     };
     for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop(s));
+  });
+  // SIGUSR1: OpenSSH 10.0's emergency wipe — every key and PIN gone, tokens logged out, the
+  // agent keeps running.
+  process.on('SIGUSR1', () => {
+    void agent.core.dropEverything().then((n) => log('info', `SIGUSR1: dropped ${n} key(s), unloaded every module and forgot every PIN`));
   });
   return { agent, stopped };
 }

@@ -133,5 +133,8 @@ export function signPermitted(
   if (req.hostKeyBlob && !req.hostKeyBlob.equals(last.hostKeyBlob)) {
     return { ok: false, reason: 'host key in the request differs from the last bound host key' };
   }
+  // The last bind is a forwarded channel, not a login: a host on the path may not sign its
+  // own logins with a key restricted to hosts beyond it (OpenSSH's process_sign_request).
+  if (last.isForwarding) return { ok: false, reason: 'tried to sign on forwarding hop' };
   return { ok: true };
 }

@@ -3,16 +3,7 @@
 // a bare SSH_AGENT_FAILURE and the reason goes to the log, as in OpenSSH's process_message.
 import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
 import { encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
-import {
-  messageName,
-  SSH_AGENTC_ADD_ID_CONSTRAINED,
-  SSH_AGENTC_ADD_IDENTITY,
-  SSH_AGENTC_ADD_SMARTCARD_KEY,
-  SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
-  SSH_AGENTC_LOCK,
-  SSH_AGENTC_REMOVE_SMARTCARD_KEY,
-  SSH_AGENTC_UNLOCK,
-} from '../protocol/message-numbers';
+import { messageName } from '../protocol/message-numbers';
 import type { RequestContext, RequestOf } from './context';
 import { extension } from './handle-extension';
 import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } from './handle-identities';
@@ -21,6 +12,7 @@ import { signRequest } from './handle-sign';
 import { addSmartcardKey, removeSmartcardKey } from './handle-smartcard';
 import { AgentRefusal, describeError } from './refusal';
 import { STATUS_EXTENSION } from './status';
+import { answersWhileLocked, forbidden, noteBindAttempt } from './trust';
 
 type Handled = Exclude<AgentRequest['type'], 'unknown' | 'unsupported'>;
 type Handler<T extends Handled> = (req: RequestOf<T>, ctx: RequestContext) => Buffer | Promise<Buffer>;
@@ -40,17 +32,6 @@ const HANDLERS: { [T in Handled]: Handler<T> } = {
   SSH_AGENTC_EXTENSION: extension,
 };
 
-// Requests that carry a PIN, passphrase or private key: their body is wiped once answered.
-const SECRET_BEARING = new Set<number>([
-  SSH_AGENTC_ADD_IDENTITY,
-  SSH_AGENTC_ADD_SMARTCARD_KEY,
-  SSH_AGENTC_REMOVE_SMARTCARD_KEY,
-  SSH_AGENTC_LOCK,
-  SSH_AGENTC_UNLOCK,
-  SSH_AGENTC_ADD_ID_CONSTRAINED,
-  SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
-]);
-
 // SSH_AGENTC_REQUEST_RSA_IDENTITIES and SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES (protocol 1).
 const SSH1_REQUESTS = new Set([1, 9]);
 
@@ -65,11 +46,15 @@ export async function dispatch(body: Buffer, ctx: RequestContext): Promise<Buffe
     else ctx.core.log('error', `${name} failed: ${describeError(err)}`);
     return encodeFailure();
   } finally {
-    if (SECRET_BEARING.has(code)) body.fill(0);
+    // A PIN, passphrase or private key may sit in any request, refused ones included (an
+    // unlock-token@tt-agent sent while locked): every body is wiped once answered. Handlers
+    // copy what they keep.
+    body.fill(0);
   }
 }
 
 async function handle(body: Buffer, ctx: RequestContext): Promise<Buffer> {
+  noteBindAttempt(body, ctx.conn);
   let req: AgentRequest;
   try {
     req = decodeRequest(body);
@@ -81,17 +66,16 @@ async function handle(body: Buffer, ctx: RequestContext): Promise<Buffer> {
     throw new AgentRefusal(`unknown message type ${req.code}`, SSH1_REQUESTS.has(req.code) ? 'debug' : 'info');
   }
   if (req.type === 'unsupported') throw new AgentRefusal(req.reason, 'info');
-  if (ctx.core.lock.locked && req.type !== 'SSH_AGENTC_UNLOCK' && !answersWhileLocked(req)) {
+  const notAllowed = forbidden(req, ctx.conn, ctx.core.config.allowRemoteProviders);
+  if (notAllowed) {
+    // A remote host trying to load a module is worth showing in `tt-agent status`.
+    if ('readerId' in req && req.type !== 'SSH_AGENTC_REMOVE_SMARTCARD_KEY') ctx.core.recordRefusal({ requested: req.readerId.slice(0, 512), reason: notAllowed });
+    throw new AgentRefusal(notAllowed);
+  }
+  if (ctx.core.lock.locked && !answersWhileLocked(req, STATUS_EXTENSION)) {
     // OpenSSH behaves the same: a locked agent lists nothing and does nothing else.
     if (req.type === 'SSH_AGENTC_REQUEST_IDENTITIES') return encodeIdentitiesAnswer([]);
     throw new AgentRefusal('agent is locked', 'info');
   }
   return (HANDLERS[req.type] as Handler<typeof req.type>)(req as never, ctx);
-}
-
-/** `query` and status@tt-agent reveal no keys, and `tt-agent` must still recognise a locked agent. */
-function answersWhileLocked(req: AgentRequest): boolean {
-  if (req.type !== 'SSH_AGENTC_EXTENSION') return false;
-  const ext = req.extension;
-  return ext.kind === 'query' || (ext.kind === 'other' && ext.name === STATUS_EXTENSION);
 }

@@ -73,6 +73,9 @@ function sessionBind(ext: Extract<AgentExtension, { kind: 'session-bind' }>, { c
 }
 
 async function status(body: Buffer, { core }: RequestContext): Promise<Buffer> {
+  // Only local connections get here (trust.ts). A locked agent says so and nothing else: no
+  // key, token, serial or module of a locked agent is anyone's business.
+  if (core.lock.locked) return statusReply({ agent: 'tt-agent', locked: true });
   // Optional body: string detail. "full" also asks each provider (may take a moment);
   // without it the answer is immediate, which `eval $(tt-agent)` relies on.
   let full = false;
@@ -83,6 +86,9 @@ async function status(body: Buffer, { core }: RequestContext): Promise<Buffer> {
       throw new AgentRefusal(`${STATUS_EXTENSION} with a malformed detail: ${describeError(err)}`);
     }
   }
-  const json = JSON.stringify(await agentStatus(core, full));
-  return encodeExtensionResponse(STATUS_EXTENSION, new SshWriter().string(json).toBuffer());
+  return statusReply(await agentStatus(core, full));
+}
+
+function statusReply(value: object): Buffer {
+  return encodeExtensionResponse(STATUS_EXTENSION, new SshWriter().string(JSON.stringify(value)).toBuffer());
 }

@@ -8,6 +8,7 @@ import { describeIdentity } from './core';
 import { identityPermitted } from './destination';
 import { AgentRefusal, describeError } from './refusal';
 import { SoftKey } from './soft-key';
+import { refusedKey } from './key-policy';
 
 export function requestIdentities(_req: RequestOf<'SSH_AGENTC_REQUEST_IDENTITIES'>, { core, conn }: RequestContext): Buffer {
   // A forwarded connection only sees keys its destination constraints let it use.
@@ -16,6 +17,8 @@ export function requestIdentities(_req: RequestOf<'SSH_AGENTC_REQUEST_IDENTITIES
 }
 
 export function addIdentity(req: RequestOf<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGENTC_ADD_ID_CONSTRAINED'>, { core }: RequestContext): Buffer {
+  const weak = refusedKey(req.key.publicKey);
+  if (weak) throw new AgentRefusal(`private key rejected: ${weak}`);
   const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
   let key: SoftKey;
   try {

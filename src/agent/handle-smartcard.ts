@@ -11,6 +11,7 @@ import type { LoadedProvider } from './core';
 import type { Identity, IdentityConstraints } from './identities';
 import type { ProviderFactory, TokenLoadReport } from './provider';
 import { AgentRefusal, describeError } from './refusal';
+import { refusedKey } from './key-policy';
 
 /** Module path and optional URI from the reader id of the request. */
 export function parseReaderId(readerId: string): { modulePath: string; uri?: string } {
@@ -34,7 +35,7 @@ export async function addSmartcardKey(
   req: RequestOf<'SSH_AGENTC_ADD_SMARTCARD_KEY' | 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED'>,
   ctx: RequestContext,
 ): Promise<Buffer> {
-  const { core, conn } = ctx;
+  const { core } = ctx;
   // Every refusal before a provider sees the module is kept for `tt-agent status`.
   const refuse = (requested: string, reason: string, realPath?: string): never => {
     core.recordRefusal({ requested: requested.slice(0, 512), realPath, reason });
@@ -47,11 +48,7 @@ export async function addSmartcardKey(
     return refuse(req.readerId, (err as Error).message);
   }
   const { modulePath: requested, uri } = parsed;
-  // CVE-2023-38408: a forwarded agent must not make this host load libraries on a remote's say.
-  if (conn.binds.length > 0 && !core.config.allowRemoteProviders) {
-    const how = conn.binds.some((b) => b.isForwarding) ? 'a forwarded connection' : 'a connection bound to an ssh session';
-    refuse(requested, `refusing to load module ${JSON.stringify(requested)} from ${how}`);
-  }
+  // Bound and forwarded connections were turned away by the dispatcher (trust.ts).
   const factory = core.config.providerFactory;
   if (!factory) return refuse(requested, 'this agent was started without token support');
   const check = await checkModule(requested, core.config.allowlist);
@@ -82,9 +79,19 @@ async function loadModule(
     throw new AgentRefusal(`loading ${modulePath} failed: ${why}`, 'error');
   }
   logReports(core.log.bind(core), modulePath, loaded.report);
-  if (loaded.identities.length === 0) {
+  // A module already loaded may add keys it did not have (another token, by URI), but never
+  // touches the keys it already gave: their constraints (-c, -h, -t) stay as the first add set
+  // them. Loosening one means removing the module first (ssh-add -e), as in OpenSSH, which
+  // refuses a second add of a loaded provider outright.
+  const fresh = loaded.identities.filter((t) => !core.identities.get(t.blob));
+  const weak = fresh.filter((t) => refusedKey(t.publicKey));
+  for (const t of weak) core.log('warn', `key ${JSON.stringify(t.comment)} on token ${JSON.stringify(t.token)} not added: ${refusedKey(t.publicKey)}`);
+  const adding = fresh.filter((t) => !refusedKey(t.publicKey));
+  if (adding.length === 0) {
     if (!existing) await provider.close().catch(() => undefined);
-    const why = `no usable keys on the tokens of ${modulePath}`;
+    const why = existing
+      ? `module ${modulePath} is already loaded and its keys keep their constraints; remove it first (ssh-add -e) to add it again`
+      : `no usable keys on the tokens of ${modulePath}`;
     core.recordLoad({ modulePath, tokens: loaded.report, error: why });
     throw new AgentRefusal(why);
   }
@@ -92,7 +99,7 @@ async function loadModule(
   const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
   entry.reports = loaded.report;
   core.providers.set(modulePath, entry);
-  for (const t of loaded.identities) {
+  for (const t of adding) {
     const id: Identity = {
       blob: Buffer.from(t.blob),
       publicKey: t.publicKey,
@@ -102,7 +109,7 @@ async function loadModule(
     };
     core.identities.add(id);
   }
-  core.log('info', `added ${loaded.identities.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
+  core.log('info', `added ${adding.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
   return encodeSuccess();
 }
 

@@ -5,7 +5,7 @@ import { handlePinExtension } from '../pin/pin-extensions';
 import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../pin/unlock-message';
 import type { RequestContext } from './context';
 import type { AgentCore } from './core';
-import { agentPins, existingAgentPins } from './pin-service';
+import { agentPins } from './pin-service';
 import { AgentRefusal, describeError } from './refusal';
 
 export const PIN_EXTENSION_NAMES = [UNLOCK_EXTENSION, FORGET_PIN_EXTENSION] as const;
@@ -27,10 +27,8 @@ export function pinExtension(name: string): (body: Buffer, ctx: RequestContext) 
   };
 }
 
-/** ssh-add -x: C_Logout on every token of every module, and no PIN stays cached. */
+/** ssh-add -x: C_Logout on every token of every module (the kept PINs are sealed by the lock). */
 export async function logOutTokens(core: AgentCore): Promise<void> {
-  const pins = existingAgentPins();
-  if (pins) (await pins).forgetAll();
   await Promise.all(
     [...core.providers.values()].map(async ({ provider }) => {
       const p = provider as { logout?: () => Promise<void> };
@@ -41,5 +39,5 @@ export async function logOutTokens(core: AgentCore): Promise<void> {
       }
     }),
   );
-  if (core.providers.size > 0) core.log('info', 'tokens logged out and cached PINs forgotten');
+  if (core.providers.size > 0) core.log('info', 'tokens logged out');
 }

@@ -36,3 +36,13 @@ async function makeBroker(): Promise<PinBroker> {
     log: (line) => log('info', line),
   });
 }
+
+/**
+ * The broker as the agent core's PinVault. Until the broker can seal, locking forgets the
+ * kept PINs (safe, but the next signature asks again).
+ */
+export const agentPinVault: import('./core').PinVault = {
+  seal: async () => (await broker)?.forgetAll(),
+  unseal: () => true,
+  forgetAll: async () => (await broker)?.forgetAll(),
+};

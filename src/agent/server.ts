@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_ALLOWLIST } from './allowlist';
 import { askpassConfirm, type ConfirmFn } from './confirm';
 import { serveConnection } from './connection';
-import { AgentCore } from './core';
+import { AgentCore, type PinVault } from './core';
 import { silentLog, type AgentLog } from './log';
 import type { ProviderFactory } from './provider';
 import { prepareSocketPath } from './socket-file';
@@ -28,6 +28,8 @@ export interface CreateAgentOptions {
   /** Decides whether a connecting peer may talk to the agent (e.g. an SO_PEERCRED uid check). */
   acceptPeer?: (socket: Socket) => { ok: true } | { ok: false; reason: string };
   allowRemoteProviders?: boolean;
+  /** Where kept PINs are sealed on lock and forgotten on SIGUSR1; default none kept. */
+  pins?: PinVault;
   version?: string;
 }
 
@@ -49,6 +51,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
     defaultLifetime: opts.defaultLifetime,
     confirm: opts.confirm ?? askpassConfirm(opts.askpass ?? process.env.SSH_ASKPASS, process.env),
     allowRemoteProviders: opts.allowRemoteProviders ?? false,
+    pins: opts.pins,
     version: opts.version ?? 'unknown',
   });
   const server = opts.listen && 'listen' in opts.listen ? opts.listen : createServer();

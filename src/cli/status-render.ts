@@ -5,6 +5,8 @@ import type { AgentStatus, KeyStatus } from '../agent/status';
 import type { ModuleStatus, TokenView } from '../agent/status-modules';
 
 export function renderStatus(s: AgentStatus, socketPath: string, now = Date.now()): string {
+  // A locked agent tells nothing but that it is locked (see the agent's status handler).
+  if (s.locked) return `tt-agent at ${socketPath}: LOCKED: lists no keys, signs nothing and shows no status (unlock with: ssh-add -X)\n`;
   const out: string[] = [];
   const keys = s.keys ?? [];
   const fileKeys = keys.filter((k) => k.source === 'file');
