@@ -1,5 +1,6 @@
 // The agent's state, shared by every connection: identities, loaded token providers, the
 // lock, and the configuration the CLI (or a test) handed to createAgent.
+import type { PinBroker } from '../pin/broker';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { sshKeyType } from '../protocol/public-key';
 import type { ConfirmFn } from './confirm';
@@ -11,6 +12,8 @@ import { describeError } from './refusal';
 
 export interface AgentConfig {
   providerFactory?: ProviderFactory;
+  /** The only holder of PINs; absent in agents without token support. */
+  pins?: PinBroker;
   /** Glob patterns (OpenSSH -P) matched against a module's realpath. */
   allowlist: string[];
   log: AgentLog;

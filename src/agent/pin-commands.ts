@@ -5,7 +5,6 @@ import { handlePinExtension } from '../pin/pin-extensions';
 import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../pin/unlock-message';
 import type { RequestContext } from './context';
 import type { AgentCore } from './core';
-import { agentPins, existingAgentPins } from './pin-service';
 import { AgentRefusal, describeError } from './refusal';
 
 export const PIN_EXTENSION_NAMES = [UNLOCK_EXTENSION, FORGET_PIN_EXTENSION] as const;
@@ -15,8 +14,11 @@ export function pinExtension(name: string): (body: Buffer, ctx: RequestContext) 
   return async (body, { core }) => {
     let reply: Buffer | null;
     try {
-      reply = await handlePinExtension(await agentPins(core.log.bind(core)), name, body);
+      const pins = core.config.pins;
+      if (!pins) throw new AgentRefusal(`${name}: this agent was started without token support`);
+      reply = await handlePinExtension(pins, name, body);
     } catch (err) {
+      if (err instanceof AgentRefusal) throw err;
       throw new AgentRefusal(`${name} malformed: ${describeError(err)}`);
     } finally {
       // The body held a PIN (unlock): the decoder copied it out.
@@ -29,8 +31,7 @@ export function pinExtension(name: string): (body: Buffer, ctx: RequestContext) 
 
 /** ssh-add -x: C_Logout on every token of every module, and no PIN stays cached. */
 export async function logOutTokens(core: AgentCore): Promise<void> {
-  const pins = existingAgentPins();
-  if (pins) (await pins).forgetAll();
+  core.config.pins?.forgetAll();
   await Promise.all(
     [...core.providers.values()].map(async ({ provider }) => {
       const p = provider as { logout?: () => Promise<void> };

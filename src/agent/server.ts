@@ -7,6 +7,7 @@ import { askpassConfirm, type ConfirmFn } from './confirm';
 import { serveConnection } from './connection';
 import { AgentCore } from './core';
 import { silentLog, type AgentLog } from './log';
+import type { PinBroker } from '../pin/broker';
 import type { ProviderFactory } from './provider';
 import { prepareSocketPath } from './socket-file';
 
@@ -16,6 +17,8 @@ export interface CreateAgentOptions {
   /** Alternatively an inherited listening fd (systemd: 3) or a prepared server. */
   listen?: { fd: number } | Server;
   providerFactory?: ProviderFactory;
+  /** The PIN broker (unlock-token, forget-pin, ssh-add -x); without one those requests fail. */
+  pins?: PinBroker;
   /** Module allowlist (glob patterns against the realpath); default DEFAULT_ALLOWLIST. */
   allowlist?: string[];
   log?: AgentLog;
@@ -44,6 +47,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
   const log = opts.log ?? silentLog;
   const core = new AgentCore({
     providerFactory: opts.providerFactory,
+    pins: opts.pins,
     allowlist: opts.allowlist ?? DEFAULT_ALLOWLIST,
     log,
     defaultLifetime: opts.defaultLifetime,
