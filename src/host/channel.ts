@@ -104,7 +104,7 @@ export class Channel {
     let buf = this.buffered;
     while (buf.length >= HEADER) {
       const len = buf.readUInt32BE(0);
-      if (len < HEADER - 4 || len > this.maxFrame) throw new ChannelError(`malformed frame (length ${len})`);
+      if (len < HEADER - 4 || len > this.maxFrame) throw new ChannelError(`frame length ${len} out of range`);
       if (buf.length < 4 + len) break;
       out.push({ kind: buf[4] as FrameKind, id: buf.readUInt32BE(5), payload: buf.subarray(HEADER, 4 + len) });
       buf = buf.subarray(4 + len);
