@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FrameKind, HEADER } from '../../src/host/channel';
+import { FrameKind } from '../../src/host/channel';
 import { encodeHostEvent } from '../../src/host/host-frames';
 import type { HostEvent } from '../../src/host/messages';
 import type { PublicKey } from '../../src/protocol/public-key';
@@ -47,6 +47,9 @@ after(() => {
 function serialOf(tok: TestToken): string {
   return /serial num\s*:\s*(\S+)/.exec(tok.pkcs11Tool(['-L']))![1];
 }
+
+// uint32 length / byte kind / uint32 request id / payload (src/host/channel.ts).
+const HEADER = 9;
 
 /** One host→agent frame, as the module host would write it on fd 3. */
 function hostFrame(kind: FrameKind, id: number, payload: Buffer): Buffer {
