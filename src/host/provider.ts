@@ -32,6 +32,14 @@ export interface HostProviderOptions {
   log?: Log;
   /** Extra environment for the host (tests point SOFTHSM2_CONF here). Default: the agent's. */
   env?: NodeJS.ProcessEnv;
+  /** Starts a host; default the real child process. The channel fuzzer plays the host here. */
+  spawn?: (modulePath: string) => HostProcess;
+}
+
+/** What the provider needs of a host process: its channel, a way to kill it, its exit. */
+export interface HostProcess {
+  child: Pick<ChildProcess, 'kill' | 'unref' | 'on' | 'once'>;
+  stream: Duplex;
 }
 
 // What a host may make the agent buffer: far above a load report with hundreds of keys.
@@ -46,7 +54,7 @@ interface Pending {
 }
 
 interface Running {
-  child: ChildProcess;
+  child: HostProcess['child'];
   channel: Channel;
   pending: Map<number, Pending>;
   pins: HostPinRequests;
@@ -166,7 +174,7 @@ export class HostProvider implements TokenProvider {
     return host;
   }
 
-  private spawnHost(): Running {
+  private spawnChild(): HostProcess {
     // Compiled: dist/host/main.js; under tsx in tests: src/host/main.ts. Same directory and extension as this file.
     const entry = path.join(__dirname, `main${path.extname(__filename)}`);
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
@@ -179,7 +187,11 @@ export class HostProvider implements TokenProvider {
       stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
       env: this.options.env ?? process.env,
     });
-    const stream = child.stdio[3] as Duplex;
+    return { child, stream: child.stdio[3] as Duplex };
+  }
+
+  private spawnHost(): Running {
+    const { child, stream } = this.options.spawn?.(this.modulePath) ?? this.spawnChild();
     const running: Running = {
       child,
       pending: new Map(),
@@ -205,8 +217,8 @@ export class HostProvider implements TokenProvider {
     // The agent must be able to exit with a host still running; pending requests hold timers.
     child.unref();
     (stream as Duplex & { unref?: () => void }).unref?.();
-    child.on('error', (err) => this.onHostGone(running, `could not start module host: ${err.message}`));
-    child.on('exit', (code, signal) =>
+    child.on('error', (err: Error) => this.onHostGone(running, `could not start module host: ${err.message}`));
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) =>
       this.onHostGone(running, signal ? `module host for ${this.modulePath} died (${signal})` : `module host for ${this.modulePath} exited (status ${code})`),
     );
     return running;
