@@ -5,8 +5,6 @@
 // every frame is decoded field by field (host-frames.ts), and a frame that does not parse,
 // comes unasked, or asks for what the host may not have ends that host, never the agent.
 // PINs are the broker's alone; this side only hands them over when the broker says so.
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { serialize } from 'node:v8';
 import type { PinBroker } from '../pin/broker';
@@ -19,6 +17,9 @@ import { decodeHostStatus } from './host-status';
 import type { HostCall, HostStatus, LoadResult, ProviderStatus } from './messages';
 import { HostPinRequests } from './pin-request-agent';
 import { keepLoadPin } from './load-pins';
+import { spawnHostProcess, type HostProcess } from './host-process';
+
+export type { HostProcess } from './host-process';
 
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -36,11 +37,7 @@ export interface HostProviderOptions {
   spawn?: (modulePath: string) => HostProcess;
 }
 
-/** What the provider needs of a host process: its channel, a way to kill it, its exit. */
-export interface HostProcess {
-  child: Pick<ChildProcess, 'kill' | 'unref' | 'on' | 'once'>;
-  stream: Duplex;
-}
+
 
 // What a host may make the agent buffer: far above a load report with hundreds of keys.
 const MAX_HOST_FRAME = 4 * 1024 * 1024;
@@ -174,24 +171,8 @@ export class HostProvider implements TokenProvider {
     return host;
   }
 
-  private spawnChild(): HostProcess {
-    // Compiled: dist/host/main.js; under tsx in tests: src/host/main.ts. Same directory and extension as this file.
-    const entry = path.join(__dirname, `main${path.extname(__filename)}`);
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-    // A host's live heap is tiny (a frame in, a signature out), but under a signing load V8
-    // grows the young generation towards 16 MB semi-spaces and keeps the pages: RSS rises in
-    // steps of several MB. 1 MB semi-spaces keep it flat at no measurable cost (test/bench).
-    // Given first, so a flag the agent itself was started with still wins.
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', ...execArgv, entry, this.modulePath], {
-      // fd 3 is the channel; the host never writes to stdout (the agent's stdout may be `eval`ed).
-      stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
-      env: this.options.env ?? process.env,
-    });
-    return { child, stream: child.stdio[3] as Duplex };
-  }
-
   private spawnHost(): Running {
-    const { child, stream } = this.options.spawn?.(this.modulePath) ?? this.spawnChild();
+    const { child, stream } = this.options.spawn?.(this.modulePath) ?? spawnHostProcess(this.modulePath, this.options.env);
     const running: Running = {
       child,
       pending: new Map(),

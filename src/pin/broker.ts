@@ -8,34 +8,19 @@
 //  - when the token reports its final try, no cached or remembered PIN is submitted;
 //  - while the agent is locked the PINs are sealed (pin-cache.ts) and none is handed out;
 //  - PINs are Buffers, zeroed when dropped, and never logged.
-import type { AskpassOptions } from './askpass';
-import type { KeyringStore } from './keyring';
+import type { PinBrokerOptions } from './broker-options';
 import { PinCache } from './pin-cache';
-import { isFinal, promptForPin, shellWord } from './pin-prompt';
-import type { PinentryOptions } from './pinentry';
-import { FINAL_TRY_WARNING, lockedMessage, type PinRequestReason } from './prompt-text';
+import { RememberedPins } from './remembered-pins';
+import { isFinal, promptForPin } from './pin-prompt';
+import { lockedMessage, type PinRequestReason } from './prompt-text';
 import { describeToken, parseTokenSelector, tokenKey, tokenMatches, type TokenRef } from './token-ref';
 import { UnlockWaits } from './unlock-waits';
+import { AbsenceClock } from './absence-clock';
+import { TokenClaims } from './token-claims';
 
 export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
-
-export interface PinBrokerOptions {
-  askpass?: AskpassOptions;
-  /** false: never run pinentry. */
-  pinentry?: PinentryOptions | false;
-  keyring?: KeyringStore | null;
-  /** How long a PIN stays cached after it was given. Default: until lock, forget or absence. */
-  cacheLifetimeMs?: number;
-  /** A token out of its reader longer than this has its cached PIN forgotten. Default 5 min. */
-  absentForgetMs?: number;
-  /** How long a prompt-less request waits for `tt-agent unlock`. Default 60 s; 0 disables. */
-  unlockWaitMs?: number;
-  /** Whether a CKU_CONTEXT_SPECIFIC login may use the cache/keyring. Default true; false prompts every time. */
-  contextSpecificFromCache?: boolean;
-  log?: (line: string) => void;
-  now?: () => number;
-}
+export type { PinBrokerOptions } from './broker-options';
 
 /** Where the last PIN handed out for a token came from, so a rejection forgets the right one. */
 interface Handout {
@@ -46,25 +31,24 @@ interface Handout {
 
 export class PinBroker {
   private readonly log: (line: string) => void;
-  private readonly keyring: KeyringStore | null;
-  private readonly absentForgetMs: number;
-  private readonly unlockWaitMs: number;
+  private readonly remembered: RememberedPins;
   private readonly cache: PinCache;
   private readonly known = new Map<string, TokenRef>();
-  /** token key → the module host (its module path) that serves it. */
-  private readonly claims = new Map<string, string>();
+  private readonly claims = new TokenClaims();
   private readonly handouts = new Map<string, Handout>();
-  private readonly absentSince = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly absence: AbsenceClock;
   private readonly waits: UnlockWaits;
   private readonly prompts = new Map<string, Promise<Buffer | null>>();
 
   constructor(private readonly opts: PinBrokerOptions = {}) {
     this.log = opts.log ?? (() => {});
-    this.keyring = opts.keyring ?? null;
-    this.absentForgetMs = opts.absentForgetMs ?? 5 * 60_000;
-    this.unlockWaitMs = opts.unlockWaitMs ?? 60_000;
+    this.remembered = new RememberedPins(opts.keyring ?? null, this.log);
     this.cache = new PinCache(opts.cacheLifetimeMs ?? Infinity, opts.now ?? Date.now);
-    this.waits = new UnlockWaits(this.unlockWaitMs, this.log);
+    this.waits = new UnlockWaits(opts.unlockWaitMs ?? 60_000, this.log);
+    const absentForgetMs = opts.absentForgetMs ?? 5 * 60_000;
+    this.absence = new AbsenceClock(absentForgetMs, opts.now ?? Date.now, (key) => {
+      if (this.cache.drop(key)) this.log(`token ${describeToken(this.known.get(key)!)} was absent for more than ${Math.round(absentForgetMs / 1000)} s: its cached PIN is forgotten`);
+    });
   }
 
   private note(token: TokenRef): string {
@@ -78,34 +62,25 @@ export class PinBroker {
    * first: that module's PIN is not this one's to ask for.
    */
   claim(owner: string, token: TokenRef): boolean {
-    const key = this.note(token);
-    const holder = this.claims.get(key);
-    if (holder !== undefined && holder !== owner) {
-      this.log(`module ${owner} reports token ${describeToken(token)}, which ${holder} serves: it will get no PIN for it`);
-      return false;
-    }
-    this.claims.set(key, owner);
-    return true;
+    const holder = this.claims.claim(owner, this.note(token));
+    if (holder) this.log(`module ${owner} reports token ${describeToken(token)}, which ${holder} serves: it will get no PIN for it`);
+    return holder === undefined;
   }
 
   /** Whether `owner` may have the PIN of `token`. */
   serves(owner: string, token: TokenRef): boolean {
-    return this.claims.get(tokenKey(token)) === owner;
+    return this.claims.serves(owner, tokenKey(token));
   }
 
   /** A module was removed: its tokens are nobody's, and their cached PINs are forgotten. */
   release(owner: string): void {
-    for (const [key, holder] of [...this.claims]) {
-      if (holder !== owner) continue;
-      this.claims.delete(key);
-      this.cache.drop(key);
-    }
+    for (const key of this.claims.release(owner)) this.cache.drop(key);
   }
 
   /** A PIN the token accepted at `tt-agent add` (a copy is kept; the caller zeroes its own). */
   keep(owner: string, token: TokenRef, pin: Buffer): boolean {
     const key = this.note(token);
-    if (this.claims.get(key) !== owner) return false;
+    if (!this.claims.serves(owner, key)) return false;
     return this.cache.put(key, Buffer.from(pin), 'add');
   }
 
@@ -125,7 +100,7 @@ export class PinBroker {
    */
   async getPin(token: TokenRef, why: PinRequestReason = {}, asker?: string): Promise<Buffer | null> {
     const key = this.note(token);
-    if (asker !== undefined && this.claims.get(key) !== asker) {
+    if (asker !== undefined && !this.claims.serves(asker, key)) {
       this.log(`refused: module ${asker} asked for the PIN of token ${describeToken(token)}, which it does not serve`);
       return null;
     }
@@ -133,7 +108,7 @@ export class PinBroker {
       this.log(`no PIN for token ${describeToken(token)}: the agent is locked`);
       return null;
     }
-    this.dropIfLongAbsent(key);
+    this.absence.check(key);
     const final = isFinal(why);
     const cacheAllowed = !final && (!why.contextSpecific || this.opts.contextSpecificFromCache !== false);
     if (final) this.log(`token ${describeToken(token)} reports its final PIN try: asking, never using a cached or remembered PIN`);
@@ -143,14 +118,11 @@ export class PinBroker {
         this.handouts.set(key, { fromCache: true, cachedNow: false });
         return hit.pin;
       }
-      if (this.keyring) {
-        const stored = await this.keyring.get(token);
-        if (stored) {
-          this.log(`using the remembered PIN of token ${describeToken(token)} from the OS keyring`);
-          this.cache.put(key, Buffer.from(stored), 'keyring');
-          this.handouts.set(key, { fromCache: true, cachedNow: false });
-          return stored;
-        }
+      const stored = await this.remembered.get(token);
+      if (stored) {
+        this.cache.put(key, Buffer.from(stored), 'keyring');
+        this.handouts.set(key, { fromCache: true, cachedNow: false });
+        return stored;
       }
     }
     // One prompt per token at a time: concurrent signatures share it.
@@ -174,32 +146,7 @@ export class PinBroker {
 
   private async ask(token: TokenRef, why: PinRequestReason): Promise<Buffer | null> {
     const got = await promptForPin(token, why, { askpass: this.opts.askpass, pinentry: this.opts.pinentry, log: this.log });
-    if (got === null || Buffer.isBuffer(got)) return got;
-    if (this.unlockWaitMs <= 0) {
-      this.log(`no way to ask for the PIN of token ${describeToken(token)} (${got.skipped.join('; ')})`);
-      return null;
-    }
-    this.log(
-      `token ${describeToken(token)} needs its PIN${isFinal(why) ? ` (${FINAL_TRY_WARNING})` : ''}: ` +
-        `run 'tt-agent unlock ${shellWord(token.label.trim() || token.serial.trim())}' within ${Math.round(this.unlockWaitMs / 1000)} s (${got.skipped.join('; ')})`,
-    );
-    return this.waits.wait(token);
-  }
-
-  private dropIfLongAbsent(key: string): void {
-    const since = this.absentSince.get(key);
-    if (since && (this.opts.now ?? Date.now)() - since.at >= this.absentForgetMs && this.cache.drop(key)) {
-      this.log(`token ${describeToken(this.known.get(key)!)} was absent for more than ${Math.round(this.absentForgetMs / 1000)} s: its cached PIN is forgotten`);
-    }
-  }
-
-  private async forgetRemembered(token: TokenRef): Promise<void> {
-    if (!this.keyring) return;
-    try {
-      if (await this.keyring.delete(token)) this.log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
-    } catch (err) {
-      this.log(`${(err as Error).message}; remove it by hand (secret-tool clear service tt-agent)`);
-    }
+    return got === null || Buffer.isBuffer(got) ? got : this.waits.waitOrGiveUp(token, why, got.skipped);
   }
 
   /** A PIN from `tt-agent unlock`. Takes ownership of `pin` (it is zeroed when dropped). */
@@ -236,14 +183,14 @@ export class PinBroker {
     }
     this.cache.drop(key);
     this.log(`token ${describeToken(token)} rejected the PIN (CKR_PIN_INCORRECT): cached and remembered PIN forgotten, not retrying`);
-    await this.forgetRemembered(token);
+    await this.remembered.delete(token);
   }
 
   /** CKR_PIN_LOCKED: forgets the PIN and returns what to tell the user (token, how to unblock). */
   async locked(token: TokenRef): Promise<string> {
     const key = this.note(token);
     this.cache.drop(key);
-    await this.forgetRemembered(token);
+    await this.remembered.delete(token);
     const { message, hint } = lockedMessage(token);
     this.log(`${message}. ${hint}`);
     return `${message}. ${hint}`;
@@ -278,38 +225,24 @@ export class PinBroker {
   }
 
   tokenAbsent(token: TokenRef): void {
-    const key = this.note(token);
-    if (this.absentSince.has(key)) return;
-    const timer = setTimeout(() => this.dropIfLongAbsent(key), this.absentForgetMs);
-    timer.unref();
-    this.absentSince.set(key, { at: (this.opts.now ?? Date.now)(), timer });
+    this.absence.absent(this.note(token));
   }
 
   tokenPresent(token: TokenRef): void {
-    const key = this.note(token);
-    this.dropIfLongAbsent(key);
-    const since = this.absentSince.get(key);
-    if (since) clearTimeout(since.timer);
-    this.absentSince.delete(key);
+    this.absence.present(this.note(token));
   }
 
   /** Stores the PIN in the OS keyring (copy; the caller keeps its Buffer). False: no keyring. */
   async remember(token: TokenRef, pin: Buffer): Promise<boolean> {
     this.note(token);
-    if (!this.keyring) {
-      this.log(`cannot remember the PIN of token ${describeToken(token)}: no OS keyring available`);
-      return false;
-    }
-    await this.keyring.set(token, pin);
-    this.log(`remembered the PIN of token ${describeToken(token)} in the OS keyring`);
-    return true;
+    return this.remembered.set(token, pin);
   }
 
   /** Forgets the cached and the remembered PIN of one token. */
   async forget(token: TokenRef): Promise<void> {
     const key = this.note(token);
     if (this.cache.drop(key)) this.log(`forgot the cached PIN of token ${describeToken(token)}`);
-    await this.forgetRemembered(token);
+    await this.remembered.delete(token);
   }
 
   /**
@@ -320,16 +253,10 @@ export class PinBroker {
     const sel = parseTokenSelector(selector);
     const chosen = new Map<string, TokenRef>();
     for (const t of this.known.values()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
-    if (opts.keyring && this.keyring) {
-      try {
-        for (const t of await this.keyring.list()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
-      } catch (err) {
-        this.log((err as Error).message);
-      }
-    }
+    if (opts.keyring) for (const t of await this.remembered.list()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
     for (const [key, t] of chosen) {
       if (this.cache.drop(key)) this.log(`forgot the cached PIN of token ${describeToken(t)}`);
-      if (opts.keyring) await this.forgetRemembered(t);
+      if (opts.keyring) await this.remembered.delete(t);
     }
     return [...chosen.values()];
   }
@@ -356,13 +283,12 @@ export class PinBroker {
       token,
       cached: this.cache.has(key),
       waiting: this.waits.isWaiting(token),
-      absent: this.absentSince.has(key),
+      absent: this.absence.has(key),
     }));
   }
 
   close(): void {
     this.forgetAll();
-    for (const a of this.absentSince.values()) clearTimeout(a.timer);
-    this.absentSince.clear();
+    this.absence.close();
   }
 }

@@ -1,5 +1,7 @@
 // Signatures waiting for `tt-agent unlock` because no dialog could be shown: per token, a
 // list of waiters, each ended by a PIN, a cancel (lock, forget) or its time limit.
+import { isFinal, shellWord } from './pin-prompt';
+import { FINAL_TRY_WARNING, type PinRequestReason } from './prompt-text';
 import { describeToken, tokenKey, type TokenRef } from './token-ref';
 
 interface Waiter {
@@ -14,6 +16,19 @@ export class UnlockWaits {
     private readonly waitMs: number,
     private readonly log: (line: string) => void,
   ) {}
+
+  /** No dialog could be shown (`skipped` says why): tell the log how to answer, then wait. */
+  waitOrGiveUp(token: TokenRef, why: PinRequestReason, skipped: string[]): Promise<Buffer | null> {
+    if (this.waitMs <= 0) {
+      this.log(`no way to ask for the PIN of token ${describeToken(token)} (${skipped.join('; ')})`);
+      return Promise.resolve(null);
+    }
+    this.log(
+      `token ${describeToken(token)} needs its PIN${isFinal(why) ? ` (${FINAL_TRY_WARNING})` : ''}: ` +
+        `run 'tt-agent unlock ${shellWord(token.label.trim() || token.serial.trim())}' within ${Math.round(this.waitMs / 1000)} s (${skipped.join('; ')})`,
+    );
+    return this.wait(token);
+  }
 
   /** A PIN from `tt-agent unlock` within the time limit, else null. */
   wait(token: TokenRef): Promise<Buffer | null> {

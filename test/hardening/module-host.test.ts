@@ -128,11 +128,12 @@ const quoted = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 test('a module whose constructor writes 11 garbage bytes to fd 3 loses its host; the agent and its other keys live on', { skip, timeout: 120_000 }, async (t) => {
   const garbage = path.join(work, 'garbage');
-  fs.writeFileSync(garbage, Buffer.from('\xff\x00\x13\x37garbage', 'latin1').subarray(0, 11));
+  // A header that frames well (length 7, EVENT, id 0) around two bytes no decoder accepts.
+  fs.writeFileSync(garbage, Buffer.from('000000070600000000ffff', 'hex'));
   const s = await setup(t, { TT_ROGUE_AT_LOAD: garbage }, { loadRogue: false });
   const r = await run('ssh-add', ['-s', rogueLib], { env: s.env });
   assert.notEqual(r.code, 0, 'the rogue module was not added');
-  await s.agent.waitForLog(new RegExp(`refused: module host for ${quoted(rogueLib)} sent a malformed frame \\(frame length \\d+ out of range\\); it is killed`));
+  await s.agent.waitForLog(new RegExp(`refused: module host for ${quoted(rogueLib)} sent a malformed frame \\(.+\\); it is killed`));
   await stillServes(s, 'after the garbage');
 });
 
