@@ -1,5 +1,6 @@
 // The agent's state, shared by every connection: identities, loaded token providers, the
 // lock, and the configuration the CLI (or a test) handed to createAgent.
+import type { PinBroker } from '../pin/broker';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { sshKeyType } from '../protocol/public-key';
 import type { ConfirmFn } from './confirm';
@@ -14,19 +15,20 @@ import { describeError } from './refusal';
  * from the lock passphrase; unlocking unseals them; SIGUSR1 and ssh-add -D forget them.
  */
 export interface PinVault {
-  seal(key: Buffer): void | Promise<void>;
+  /** False when already sealed. */
+  seal(key: Buffer): boolean | Promise<boolean>;
   /** False when the key is wrong; nothing is lost then. */
   unseal(key: Buffer): boolean | Promise<boolean>;
   forgetAll(): void | Promise<void>;
 }
 
 /** For an agent that keeps no PINs (tests, file keys only). */
-const NO_PINS: PinVault = { seal: () => undefined, unseal: () => true, forgetAll: () => undefined };
+const NO_PINS: PinVault = { seal: () => true, unseal: () => true, forgetAll: () => undefined };
 
 export interface AgentConfig {
   providerFactory?: ProviderFactory;
-  /** Where kept PINs are sealed and forgotten; default: the agent keeps none. */
-  pins?: PinVault;
+  /** The only holder of PINs; absent in agents without token support. */
+  pins?: PinBroker;
   /** Glob patterns (OpenSSH -P) matched against a module's realpath. */
   allowlist: string[];
   log: AgentLog;
@@ -94,6 +96,7 @@ export class AgentCore {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
   }
 
+  /** The broker as far as locking and wiping need it; an agent without tokens keeps no PINs. */
   get pins(): PinVault {
     return this.config.pins ?? NO_PINS;
   }

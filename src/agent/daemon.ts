@@ -4,12 +4,12 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseAllowlist, DEFAULT_ALLOWLIST } from './allowlist';
+import type { PinBroker } from '../pin/broker';
 import type { AgentLog } from './log';
 import { peerUidCheck } from './peer-check';
 import { createAgent, type Agent } from './server';
 import type { ProviderFactory } from './provider';
 import { ensurePrivateDir } from './runtime-dir';
-import { agentPinVault } from './pin-service';
 
 export interface DaemonOptions {
   socketPath?: string;
@@ -27,6 +27,10 @@ export interface DaemonOptions {
   /** Directory made for this agent alone, removed on exit. */
   disposableDir?: string;
   version: string;
+  /** Makes the provider of a module (the module host); handed in by the composition root (cli/compose-agent.ts). */
+  providerFactory?: ProviderFactory;
+  /** The agent's PIN broker, the only holder of PINs. */
+  pins?: PinBroker;
 }
 
 export interface Daemon {
@@ -46,7 +50,6 @@ export class UnprotectedSocketError extends Error {
 
 // Environment knobs, read once at start (documented in man/tt-agent.1, SECURITY and ENVIRONMENT).
 export const ALLOW_REMOTE_MODULES_ENV = 'TT_AGENT_ALLOW_REMOTE_MODULES';
-export const SIGN_TIMEOUT_ENV = 'TT_AGENT_SIGN_TIMEOUT_MS';
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
@@ -67,13 +70,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const agent = await createAgent({
     socketPath: opts.fd === undefined ? opts.socketPath : undefined,
     listen: opts.fd !== undefined ? { fd: opts.fd } : undefined,
-    providerFactory: await loadProviderFactory(log),
+    providerFactory: opts.providerFactory,
+    pins: opts.pins,
     allowlist: opts.allowlist !== undefined ? parseAllowlist(opts.allowlist) : DEFAULT_ALLOWLIST,
     defaultLifetime: opts.defaultLifetime,
     log,
     acceptPeer: native ? peerUidCheck(native, uid) : undefined,
     allowRemoteProviders: allowRemote,
-    pins: agentPinVault,
     version: opts.version,
   });
   if (!native && opts.fd !== undefined) {
@@ -93,6 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const stop = (signal: NodeJS.Signals) => {
       log('info', `${signal} received, shutting down`);
       void agent.close().then(() => {
+        opts.pins?.close();
         if (opts.disposableDir) rmSync(opts.disposableDir, { recursive: true, force: true });
         resolve();
       });
@@ -126,33 +130,4 @@ function loadNative(log: AgentLog): Native | undefined {
     log('debug', `native addon wrapper failed to load: ${(err as Error).message}`);
   }
   return undefined;
-}
-
-/** TT_AGENT_SIGN_TIMEOUT_MS: how long a token signature may take before its module host is replaced. */
-function signTimeoutMs(log: AgentLog): number | undefined {
-  const text = process.env[SIGN_TIMEOUT_ENV];
-  if (text === undefined || text === '') return undefined;
-  const ms = Number(text);
-  if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) {
-    log('warn', `${SIGN_TIMEOUT_ENV}=${JSON.stringify(text)} ignored: give milliseconds between 100 and 3600000`);
-    return undefined;
-  }
-  log('info', `token signatures time out after ${ms} ms`);
-  return ms;
-}
-
-async function loadProviderFactory(log: AgentLog): Promise<ProviderFactory | undefined> {
-  try {
-    const { createHostProvider } = (await import('../host/provider')) as {
-      createHostProvider: (
-        p: string,
-        o: { log: (l: 'info' | 'warn' | 'error', m: string) => void; signTimeoutMs?: number },
-      ) => import('./provider').TokenProvider;
-    };
-    const timeout = signTimeoutMs(log);
-    return (modulePath) => createHostProvider(modulePath, { log, signTimeoutMs: timeout });
-  } catch (err) {
-    log('warn', `token support unavailable (${(err as Error).message}); only file keys can be added`);
-    return undefined;
-  }
 }

@@ -1,11 +1,10 @@
 // What the agent does with PINs on a client's request: the unlock-token@tt-agent and
 // forget-pin@tt-agent extensions (`tt-agent unlock`, `tt-agent forget-pin`), and ssh-add -x,
-// which logs every token out (C_Logout) and drops every cached PIN.
+// which logs every token out (C_Logout); the lock seals the kept PINs (handle-lock.ts).
 import { handlePinExtension } from '../pin/pin-extensions';
 import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../pin/unlock-message';
 import type { RequestContext } from './context';
 import type { AgentCore } from './core';
-import { agentPins } from './pin-service';
 import { AgentRefusal, describeError } from './refusal';
 
 export const PIN_EXTENSION_NAMES = [UNLOCK_EXTENSION, FORGET_PIN_EXTENSION] as const;
@@ -15,8 +14,11 @@ export function pinExtension(name: string): (body: Buffer, ctx: RequestContext) 
   return async (body, { core }) => {
     let reply: Buffer | null;
     try {
-      reply = await handlePinExtension(await agentPins(core.log.bind(core)), name, body);
+      const pins = core.config.pins;
+      if (!pins) throw new AgentRefusal(`${name}: this agent was started without token support`);
+      reply = await handlePinExtension(pins, name, body);
     } catch (err) {
+      if (err instanceof AgentRefusal) throw err;
       throw new AgentRefusal(`${name} malformed: ${describeError(err)}`);
     } finally {
       // The body held a PIN (unlock): the decoder copied it out.

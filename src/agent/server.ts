@@ -5,8 +5,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_ALLOWLIST } from './allowlist';
 import { askpassConfirm, type ConfirmFn } from './confirm';
 import { serveConnection } from './connection';
-import { AgentCore, type PinVault } from './core';
+import { AgentCore } from './core';
 import { silentLog, type AgentLog } from './log';
+import type { PinBroker } from '../pin/broker';
 import type { ProviderFactory } from './provider';
 import { prepareSocketPath } from './socket-file';
 
@@ -16,6 +17,8 @@ export interface CreateAgentOptions {
   /** Alternatively an inherited listening fd (systemd: 3) or a prepared server. */
   listen?: { fd: number } | Server;
   providerFactory?: ProviderFactory;
+  /** The PIN broker (unlock-token, forget-pin, ssh-add -x); without one those requests fail. */
+  pins?: PinBroker;
   /** Module allowlist (glob patterns against the realpath); default DEFAULT_ALLOWLIST. */
   allowlist?: string[];
   log?: AgentLog;
@@ -28,8 +31,6 @@ export interface CreateAgentOptions {
   /** Decides whether a connecting peer may talk to the agent (e.g. an SO_PEERCRED uid check). */
   acceptPeer?: (socket: Socket) => { ok: true } | { ok: false; reason: string };
   allowRemoteProviders?: boolean;
-  /** Where kept PINs are sealed on lock and forgotten on SIGUSR1; default none kept. */
-  pins?: PinVault;
   version?: string;
 }
 
@@ -46,12 +47,12 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
   const log = opts.log ?? silentLog;
   const core = new AgentCore({
     providerFactory: opts.providerFactory,
+    pins: opts.pins,
     allowlist: opts.allowlist ?? DEFAULT_ALLOWLIST,
     log,
     defaultLifetime: opts.defaultLifetime,
     confirm: opts.confirm ?? askpassConfirm(opts.askpass ?? process.env.SSH_ASKPASS, process.env),
     allowRemoteProviders: opts.allowRemoteProviders ?? false,
-    pins: opts.pins,
     version: opts.version ?? 'unknown',
   });
   const server = opts.listen && 'listen' in opts.listen ? opts.listen : createServer();

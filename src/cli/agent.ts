@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseLifetime } from '../agent/lifetime';
 import { queryAgentStatus } from './agent-client';
 import { UserError } from './errors';
+import { escapeLogText } from '../protocol/log-text';
 
 type Shell = 'sh' | 'csh' | 'fish';
 
@@ -61,7 +62,7 @@ async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
   const log = stderrLog(args.debug);
   let socketPath = args.socketPath;
   let disposableDir = process.env[DISPOSABLE_DIR_ENV];
-  const { startDaemon } = await import('../agent/daemon');
+  const { startAgentDaemon } = await import('./compose-agent');
   if (fd === undefined && !socketPath) {
     const { defaultSocketLocation } = await import('../agent/runtime-dir');
     const loc = defaultSocketLocation();
@@ -70,7 +71,7 @@ async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
   }
   let daemon;
   try {
-    daemon = await startDaemon({
+    daemon = await startAgentDaemon({
       socketPath,
       fd,
       defaultLifetime: args.lifetime,
@@ -102,7 +103,7 @@ function stderrLog(debug: boolean): (level: 'debug' | 'info' | 'warn' | 'error',
   return (level, message) => {
     if (level === 'debug' && !debug) return;
     // Messages quote what clients and modules sent; a CR or LF there must not forge a log line.
-    message = message.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    message = escapeLogText(message);
     const line = journal
       ? `<${PRIORITY[level]}>${message}`
       : `${new Date().toISOString()} tt-agent[${process.pid}]: ${level}: ${message}`;

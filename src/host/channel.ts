@@ -5,10 +5,12 @@
 //   uint32 id                (request id; the reply carries the same id)
 //   byte[] payload
 //
-// Signing is the hot path (issue 7 wants thousands per second through the agent), so SIGN
-// and SIGNATURE frames are plain bytes; everything else (load, status, errors, log lines)
-// is v8-serialized, which keeps Buffers as Buffers. Node's own IPC channel costs about twice
-// as much per message and does not batch under load, hence this.
+// Signing is the hot path (thousands per second through the agent), so SIGN and SIGNATURE
+// frames are plain bytes. Calls from the agent (load, status, PIN answers) are v8-serialized:
+// the host trusts its agent. Everything the host sends back is explicit SSH-wire fields
+// (host-frames.ts), because the agent trusts no module: a frame that does not parse ends
+// that host. Node's own IPC channel costs about twice as much per message and does not
+// batch under load, hence this.
 import type { Duplex } from 'node:stream';
 import { deserialize, serialize } from 'node:v8';
 
@@ -19,11 +21,11 @@ export enum FrameKind {
   SIGNATURE = 2,
   /** agent → host: v8 { op, args }. */
   CALL = 3,
-  /** host → agent: v8 value answering a CALL. */
+  /** host → agent: the value answering a CALL (host-frames.ts, per call). */
   RESULT = 4,
-  /** host → agent: v8 HostErrorInfo answering a SIGN or CALL. */
+  /** host → agent: HostErrorInfo answering a SIGN or CALL (host-frames.ts). */
   ERROR = 5,
-  /** host → agent, id 0: v8 HostEvent (log line, status change). */
+  /** host → agent, id 0: HostEvent: log line, PIN request or outcome (host-frames.ts). */
   EVENT = 6,
 }
 
@@ -33,36 +35,61 @@ export interface Frame {
   payload: Buffer;
 }
 
-const HEADER = 4 + 1 + 4;
+export const HEADER = 4 + 1 + 4;
 /** Far above any real message (a load report with hundreds of keys); guards a confused peer. */
-const MAX_FRAME = 64 * 1024 * 1024;
+export const MAX_FRAME = 64 * 1024 * 1024;
+
+/** The peer broke the framing, or a frame handler threw on what the peer sent. */
+export class ChannelError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChannelError';
+  }
+}
 
 export class Channel {
   private buffered: Buffer = Buffer.alloc(0);
   private closed = false;
 
+  /**
+   * `onFrame` may throw: the channel is then closed and `onClose` gets the error, so a bad
+   * frame never escapes into the event loop. `maxFrame` bounds what the peer can make this
+   * side buffer.
+   */
   constructor(
     private readonly stream: Duplex,
     onFrame: (f: Frame) => void,
     onClose: (err?: Error) => void,
+    private readonly maxFrame = MAX_FRAME,
   ) {
-    stream.on('data', (chunk: Buffer) => {
-      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-      let frames: Frame[];
-      try {
-        frames = this.take();
-      } catch (err) {
-        this.close();
-        onClose(err as Error);
-        return;
-      }
-      for (const f of frames) onFrame(f);
-    });
     const end = (err?: Error) => {
       if (this.closed) return;
       this.closed = true;
       onClose(err);
     };
+    stream.on('data', (chunk: Buffer) => {
+      if (this.closed) return;
+      if (this.buffered.length === 0) {
+        this.buffered = chunk;
+      } else {
+        // A frame split across reads (a PIN among them): the pieces are zeroed once copied,
+        // so no stale copy of a secret stays behind in the old chunks.
+        const joined = Buffer.concat([this.buffered, chunk]);
+        this.buffered.fill(0);
+        chunk.fill(0);
+        this.buffered = joined;
+      }
+      try {
+        for (const f of this.take()) {
+          if (this.closed) return;
+          onFrame(f);
+        }
+      } catch (err) {
+        this.buffered = Buffer.alloc(0);
+        this.destroy();
+        end(err instanceof ChannelError ? err : new ChannelError(`bad frame: ${(err as Error).message}`, { cause: err }));
+      }
+    });
     stream.on('error', end);
     stream.on('close', () => end());
     stream.on('end', () => end());
@@ -77,7 +104,7 @@ export class Channel {
     let buf = this.buffered;
     while (buf.length >= HEADER) {
       const len = buf.readUInt32BE(0);
-      if (len < HEADER - 4 || len > MAX_FRAME) throw new Error(`module host sent a malformed frame (length ${len})`);
+      if (len < HEADER - 4 || len > this.maxFrame) throw new ChannelError(`frame length ${len} out of range`);
       if (buf.length < 4 + len) break;
       out.push({ kind: buf[4] as FrameKind, id: buf.readUInt32BE(5), payload: buf.subarray(HEADER, 4 + len) });
       buf = buf.subarray(4 + len);
@@ -136,11 +163,17 @@ export class Channel {
 
   close(): void {
     this.closed = true;
+    this.destroy();
+  }
+
+  private destroy(): void {
+    this.outgoing.length = 0;
     this.stream.destroy();
   }
 }
 
-export function decodeValue<T>(payload: Buffer): T {
+/** A CALL from the agent (host side only: the host trusts its agent, the agent trusts no host). */
+export function decodeCall<T>(payload: Buffer): T {
   return deserialize(payload) as T;
 }
 

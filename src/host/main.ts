@@ -3,16 +3,18 @@
 //   node [execArgv] main.js MODULE_PATH
 // with the channel to the agent on fd 3. It exits when the agent closes that pipe.
 import * as net from 'node:net';
-import { Channel, FrameKind, decodeSign, decodeValue, type Frame } from './channel';
+import { Channel, FrameKind, decodeCall, decodeSign, type Frame } from './channel';
 import { toHostErrorInfo } from './errors';
-import type { HostCall, HostEvent } from './messages';
+import { encodeHostError, encodeHostEvent, encodeLoadResult } from './host-frames';
+import { encodeHostStatus } from './host-status';
+import type { HostCall, HostEvent, LogEvent } from './messages';
 import { ModuleHost } from './module-host';
 import { ChannelPinSource } from './pin-request';
 import { nativeAvailable, setDumpable } from '../native';
 
 function main(): void {
-  // The host holds PINs and a logged-in token. The agent's non-dumpable flag does not survive
-  // exec, so the host sets its own: no ptrace, no core dump, /proc/PID/mem owned by root.
+  // The host is handed PINs and holds a logged-in token. The agent's non-dumpable flag does
+  // not survive exec, so the host sets its own: no ptrace, no core dump, /proc/PID/mem owned by root.
   if (nativeAvailable()) setDumpable(false);
   const modulePath = process.argv[2];
   if (!modulePath) {
@@ -21,9 +23,10 @@ function main(): void {
   }
   const stream = new net.Socket({ fd: 3, readable: true, writable: true });
   const channel: Channel = new Channel(stream, (f) => onFrame(f), () => process.exit(0));
-  const log = (level: Extract<HostEvent, { type: 'log' }>['level'], message: string) =>
-    channel.sendValue(FrameKind.EVENT, 0, { type: 'log', level, message } satisfies HostEvent);
-  const pins = new ChannelPinSource((ev) => channel.sendValue(FrameKind.EVENT, 0, ev satisfies HostEvent));
+  const event = (ev: HostEvent) => channel.send(FrameKind.EVENT, 0, encodeHostEvent(ev));
+  const fail = (id: number, err: unknown) => channel.send(FrameKind.ERROR, id, encodeHostError(toHostErrorInfo(err)));
+  const log = (level: LogEvent['level'], message: string) => event({ type: 'log', level, message });
+  const pins = new ChannelPinSource(event);
   const host = new ModuleHost(modulePath, {
     log,
     pinSource: pins,
@@ -36,48 +39,50 @@ function main(): void {
       try {
         req = decodeSign(f.payload);
       } catch (err) {
-        channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err));
+        fail(f.id, err);
         return;
       }
       host.sign(req.blob, req.data, req.flags).then(
         (sig) => channel.send(FrameKind.SIGNATURE, f.id, sig),
-        (err) => channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err)),
+        (err) => fail(f.id, err),
       );
       return;
     }
     if (f.kind === FrameKind.CALL) {
-      const call = decodeValue<HostCall>(f.payload);
+      const call = decodeCall<HostCall>(f.payload);
       // The decoded PIN is a view into the frame: copy it out, then zero the frame.
       if ((call.op === 'load' || call.op === 'pin-answer') && call.pin) call.pin = Buffer.from(call.pin);
       f.payload.fill(0);
       handle(call)
         .then(
-          (value) => channel.sendValue(FrameKind.RESULT, f.id, value ?? null),
-          (err) => channel.sendValue(FrameKind.ERROR, f.id, toHostErrorInfo(err)),
+          (answer) => channel.send(FrameKind.RESULT, f.id, answer),
+          (err) => fail(f.id, err),
         )
         // After 'close' the answer is flushed, then the pipe ends and so does this process.
         .then(() => call.op === 'close' && channel.end());
     }
   }
 
-  async function handle(call: HostCall): Promise<unknown> {
+  /** The RESULT payload for a call (host-frames.ts); empty for calls without a value. */
+  async function handle(call: HostCall): Promise<Buffer> {
     switch (call.op) {
       case 'load':
         try {
-          return await host.load(call.pin, call.uri);
+          return encodeLoadResult(await host.load(call.pin, call.uri));
         } finally {
           call.pin?.fill(0);
         }
       case 'status':
-        return host.status();
+        return encodeHostStatus(host.status());
       case 'logout':
-        return host.logout();
+        await host.logout();
+        return Buffer.alloc(0);
       case 'close':
         await host.close();
-        return null;
+        return Buffer.alloc(0);
       case 'pin-answer':
         pins.answer(call.requestId, call.pin);
-        return null;
+        return Buffer.alloc(0);
     }
   }
 }

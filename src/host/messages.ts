@@ -1,6 +1,7 @@
 // Requests and answers between the agent and a module host (CALL / RESULT / EVENT frames).
-// Signing has its own binary frames (channel.ts); these are the rarer operations.
-import type { TokenIdentity, TokenLoadReport } from '../agent/provider';
+// Signing has its own binary frames (channel.ts); these are the rarer operations. What a
+// host sends is encoded by host-frames.ts and checked field by field on the agent's side.
+import type { TokenIdentity, TokenLoadReport } from '../token-provider/provider';
 import type { PinAnswerCall, PinEvent } from './pin-request';
 
 export type HostCall =
@@ -8,16 +9,24 @@ export type HostCall =
   | { op: 'load'; pin: Buffer | null; uri?: string }
   /** Per-token state for `tt-agent status`. */
   | { op: 'status' }
-  /** C_Logout everywhere and forget kept PINs (ssh-add -x). */
+  /** C_Logout everywhere (ssh-add -x). */
   | { op: 'logout' }
   /** C_Finalize and exit. */
   | { op: 'close' }
   /** The PIN the host asked for in a pin-request event (pin-request.ts). */
   | PinAnswerCall;
 
+/** One token's line of a load, with what the agent needs to decide whether to keep the PIN. */
+export interface HostLoadLine extends TokenLoadReport {
+  /** C_Login accepted the PIN given with the load on this token. */
+  pinAccepted: boolean;
+  /** The token was logged in before this load, so the PIN given was not checked by C_Login. */
+  alreadyLoggedIn: boolean;
+}
+
 export interface LoadResult {
   identities: TokenIdentity[];
-  report: TokenLoadReport[];
+  report: HostLoadLine[];
 }
 
 export interface TokenStatus {
@@ -54,4 +63,5 @@ export interface ProviderStatus {
   host?: HostStatus;
 }
 
-export type HostEvent = { type: 'log'; level: 'info' | 'warn' | 'error'; message: string } | PinEvent;
+export type LogEvent = { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+export type HostEvent = LogEvent | PinEvent;

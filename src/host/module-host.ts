@@ -2,7 +2,7 @@
 // sign, report state. Runs inside the host child process (main.ts), and can run in-process
 // for measurements and tests of the token layer alone.
 import * as fs from 'node:fs';
-import type { TokenIdentity, TokenLoadReport } from '../agent/provider';
+import type { TokenIdentity } from '../token-provider/provider';
 import { TokenError } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/discover';
 import { openModule, type Pkcs11Module } from '../pkcs11/module';
@@ -12,8 +12,9 @@ import { selectKeyPairs, selectTokens } from '../pkcs11/select';
 import { parsePkcs11Uri } from '../pkcs11/uri';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { HostToken, type HostKey } from './host-token';
-import type { HostStatus, LoadResult } from './messages';
+import type { HostLoadLine, HostStatus, LoadResult } from './messages';
 import type { PinSource } from './pin-request';
+import { PresenceWatch } from './presence-watch';
 
 export interface ModuleHostOptions {
   /**
@@ -37,6 +38,7 @@ export class UnknownKeyError extends Error {
 export class ModuleHost {
   private module?: Pkcs11Module;
   private gate?: ModuleGate;
+  private watch?: PresenceWatch;
   private readonly tokens: HostToken[] = [];
   /** latin1 string of the SSH key blob → key; latin1 is the cheapest lossless Buffer→string. */
   private readonly keys = new Map<string, { key: HostKey; token: HostToken }>();
@@ -55,6 +57,7 @@ export class ModuleHost {
       const serialize = this.options.serialize ?? (needsSerializedCalls(this.modulePath) || needsSerializedCalls(real));
       this.module = openModule(this.modulePath, { osLocking: !serialize });
       this.gate = new ModuleGate(serialize);
+      this.watch = new PresenceWatch(this.module, this.gate);
     }
     return { module: this.module, gate: this.gate };
   }
@@ -74,18 +77,21 @@ export class ModuleHost {
     });
 
     const identities: TokenIdentity[] = [];
-    const report: TokenLoadReport[] = [];
+    const report: HostLoadLine[] = [];
     let rejectedBy: string | undefined;
     for (const t of selected) {
       const entry = this.entryFor(t, module, gate);
-      const line: TokenLoadReport = { token: entry.label, serial: entry.serial, added: 0 };
+      const line: HostLoadLine = { token: entry.label, serial: entry.serial, added: 0, pinAccepted: false, alreadyLoggedIn: false };
       report.push(line);
       if (rejectedBy !== undefined) {
         line.error = { message: `not tried: the PIN was incorrect for token ${rejectedBy}` };
         continue;
       }
       try {
-        await entry.logIn(pin);
+        const login = await entry.logIn(pin);
+        // What the agent needs to keep the PIN (accepted here) or check it (not checked here).
+        line.pinAccepted = pin !== null && login.outcome === 'logged-in' && !login.alreadyLoggedIn;
+        line.alreadyLoggedIn = pin !== null && login.alreadyLoggedIn;
         const pairs = await entry.findKeyPairs();
         for (const pair of selectKeyPairs(pairs, uri)) {
           const id = this.addKey(entry, pair);
@@ -122,12 +128,13 @@ export class ModuleHost {
     };
   }
 
-  /** ssh-add -x: C_Logout on every token and forget the PINs. */
+  /** ssh-add -x: C_Logout on every token. */
   async logout(): Promise<void> {
     await Promise.all(this.tokens.map((t) => t.logOut()));
   }
 
   async close(): Promise<void> {
+    this.watch?.stop();
     await Promise.all(this.tokens.map((t) => t.close()));
     this.tokens.length = 0;
     this.keys.clear();
@@ -140,6 +147,7 @@ export class ModuleHost {
     if (known) return known;
     const entry = new HostToken(t, module, gate, this.log, this.options.pinSource);
     this.tokens.push(entry);
+    this.watch?.add(entry);
     return entry;
   }
 

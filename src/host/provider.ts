@@ -1,53 +1,65 @@
 // The agent's side of a module host: a TokenProvider that owns one child process, which in
 // turn owns one PKCS#11 module. A module that crashes or hangs costs only this provider:
 // pending requests fail with a clear error, the child is replaced on the next use and the
-// same tokens are loaded again (issue 8, crash containment).
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
+// same tokens are loaded again. The child runs vendor code, so nothing it sends is trusted:
+// every frame is decoded field by field (host-frames.ts), and a frame that does not parse,
+// comes unasked, or asks for what the host may not have ends that host, never the agent.
+// PINs are the broker's alone; this side only hands them over when the broker says so.
 import type { Duplex } from 'node:stream';
 import { serialize } from 'node:v8';
-import type { TokenIdentity, TokenLoadReport, TokenProvider } from '../agent/provider';
-import { Channel, FrameKind, decodeValue, encodeSign, type Frame } from './channel';
-import { HostCrashedError, HostRequestError, HostTimeoutError, type HostErrorInfo } from './errors';
-import type { HostCall, HostEvent, HostStatus, LoadResult, ProviderStatus } from './messages';
-import { agentPins } from '../agent/pin-service';
 import type { PinBroker } from '../pin/broker';
-import type { PinEvent } from './pin-request';
-import { handlePinEvent, isPinEvent } from './pin-request-agent';
+import type { TokenIdentity, TokenLoadReport, TokenProvider } from '../token-provider/provider';
+import { Channel, ChannelError, FrameKind, encodeSign, type Frame } from './channel';
+import { Deadline } from './deadline';
+import { HostCrashedError, HostRequestError, HostTimeoutError } from './errors';
+import { checkSignatureBlob, decodeEmptyResult, decodeHostError, decodeHostEvent, decodeLoadResult } from './host-frames';
+import { decodeHostStatus } from './host-status';
+import type { HostCall, HostStatus, LoadResult, ProviderStatus } from './messages';
+import { HostPinRequests } from './pin-request-agent';
+import { keepLoadPin } from './load-pins';
+import { spawnHostProcess, type HostProcess } from './host-process';
+
+export type { HostProcess } from './host-process';
+
+type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
 export interface HostProviderOptions {
+  /** The agent's PIN broker: the only holder of PINs, and the judge of who may have one. */
+  pins: PinBroker;
   /** A signature not answered within this time fails and the host is restarted. Default 30 s. */
   signTimeoutMs?: number;
   /** Same for load/status/logout; loading can wait on a PIN pad. Default 120 s. */
   callTimeoutMs?: number;
-  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log?: Log;
   /** Extra environment for the host (tests point SOFTHSM2_CONF here). Default: the agent's. */
   env?: NodeJS.ProcessEnv;
-  /** Where PINs come from when a token asks; default the agent's broker (agent/pin-service.ts). */
-  pins?: Promise<PinBroker>;
+  /** Starts a host; default the real child process. The channel fuzzer plays the host here. */
+  spawn?: (modulePath: string) => HostProcess;
 }
 
+
+
+// What a host may make the agent buffer: far above a load report with hundreds of keys.
+const MAX_HOST_FRAME = 4 * 1024 * 1024;
+
 interface Pending {
-  resolve: (v: Buffer) => void;
+  kind: 'sign' | 'call';
+  decode: (payload: Buffer) => unknown;
+  resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  deadline: Deadline;
 }
 
 interface Running {
-  child: ChildProcess;
+  child: HostProcess['child'];
   channel: Channel;
   pending: Map<number, Pending>;
+  pins: HostPinRequests;
   /** Set once the child is gone; every later request needs a new host. */
   dead: boolean;
 }
 
-/** What was loaded, so a replacement host can load it again. The PIN stays a Buffer. */
-interface LoadRecord {
-  uri?: string;
-  pin: Buffer | null;
-}
-
-export function createHostProvider(modulePath: string, options: HostProviderOptions = {}): HostProvider {
+export function createHostProvider(modulePath: string, options: HostProviderOptions): HostProvider {
   return new HostProvider(modulePath, options);
 }
 
@@ -55,13 +67,14 @@ export class HostProvider implements TokenProvider {
   private host?: Running;
   private starting?: Promise<Running>;
   private nextId = 1;
-  private loads: LoadRecord[] = [];
+  /** The URIs loaded, so a replacement host can load them again (it asks the broker for PINs). */
+  private loads: (string | undefined)[] = [];
   private restarts = 0;
   private lastCrash?: string;
   private closed = false;
   private readonly signTimeoutMs: number;
   private readonly callTimeoutMs: number;
-  private readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  private readonly log: Log;
 
   constructor(
     readonly modulePath: string,
@@ -75,24 +88,15 @@ export class HostProvider implements TokenProvider {
   async load(pin: Buffer | null, uri?: string): Promise<{ identities: TokenIdentity[]; report: TokenLoadReport[] }> {
     const host = await this.ensureHost();
     // callOn zeroes what it sends; the caller's Buffer stays the caller's to zero.
-    const result = await this.callOn<LoadResult>(host, { op: 'load', pin: pin && Buffer.from(pin), uri }, true);
-    // Kept so that a replacement host (after a crash) can log in again without asking,
-    // unless a token rejected it: a rejected PIN is never submitted again by itself.
-    const rejected = result.report.some((r) => r.error?.ckr?.startsWith('CKR_PIN_'));
-    const kept = pin && !rejected ? Buffer.from(pin) : null;
-    const same = this.loads.findIndex((l) => l.uri === uri);
-    if (same >= 0) {
-      this.loads[same].pin?.fill(0);
-      this.loads[same] = { uri, pin: kept };
-    } else {
-      this.loads.push({ uri, pin: kept });
-    }
-    return result;
+    const result = await this.callOn(host, { op: 'load', pin: pin && Buffer.from(pin), uri }, decodeLoadResult, true);
+    if (!this.loads.includes(uri)) this.loads.push(uri);
+    return keepLoadPin(this.options.pins, this.modulePath, result, pin);
   }
 
   async sign(blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
     const host = await this.ensureHost();
-    return this.request(host, FrameKind.SIGN, encodeSign(blob, data, flags), this.signTimeoutMs, false);
+    host.pins.signStarted();
+    return this.request(host, 'sign', FrameKind.SIGN, encodeSign(blob, data, flags), checkSignatureBlob, this.signTimeoutMs, false) as Promise<Buffer>;
   }
 
   async status(): Promise<ProviderStatus> {
@@ -101,21 +105,20 @@ export class HostProvider implements TokenProvider {
     const host = this.host;
     if (!host || host.dead) return base;
     base.running = true;
-    base.host = await this.callOn<HostStatus>(host, { op: 'status' });
+    base.host = await this.callOn<HostStatus>(host, { op: 'status' }, decodeHostStatus);
     return base;
   }
 
-  /** ssh-add -x: log every token out and forget the PINs the host and this side keep. */
+  /** ssh-add -x: log every token out (the broker drops or seals the PINs). */
   async logout(): Promise<void> {
-    this.forgetPins();
     const host = this.host;
-    if (host && !host.dead) await this.callOn(host, { op: 'logout' });
+    if (host && !host.dead) await this.callOn(host, { op: 'logout' }, decodeEmptyResult);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.forgetPins();
     this.loads = [];
+    this.options.pins.release(this.modulePath);
     const host = this.host;
     this.host = undefined;
     if (!host || host.dead) return;
@@ -123,7 +126,7 @@ export class HostProvider implements TokenProvider {
     // The host answers 'close' after C_Finalize and then exits; give it a moment to do both.
     const grace = delay(2000);
     try {
-      await Promise.race([this.callOn(host, { op: 'close' }).then(() => exited), exited, grace.promise]);
+      await Promise.race([this.callOn(host, { op: 'close' }, decodeEmptyResult).then(() => exited), exited, grace.promise]);
     } catch {
       // The host may exit before it answers; that is the point.
     }
@@ -133,13 +136,6 @@ export class HostProvider implements TokenProvider {
       const last = delay(2000);
       await Promise.race([exited, last.promise]);
       last.cancel();
-    }
-  }
-
-  private forgetPins(): void {
-    for (const l of this.loads) {
-      l.pin?.fill(0);
-      l.pin = null;
     }
   }
 
@@ -162,13 +158,13 @@ export class HostProvider implements TokenProvider {
     if (restart) {
       this.restarts++;
       this.log('info', `restarting module host for ${this.modulePath}`);
-      for (const l of this.loads) {
-        // Failures here are logged, not thrown: the caller's own request reports its outcome.
+      for (const uri of this.loads) {
+        // Without a PIN: the first signature asks the broker, which decides. Failures are
+        // logged, not thrown: the caller's own request reports its outcome.
         try {
-          const pin = l.pin ? Buffer.from(l.pin) : null;
-          await this.callOn<LoadResult>(host, { op: 'load', pin, uri: l.uri }, true);
+          await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult);
         } catch (err) {
-          this.log('error', `reloading ${l.uri ?? this.modulePath} after restart failed: ${(err as Error).message}`);
+          this.log('error', `reloading ${uri ?? this.modulePath} after restart failed: ${(err as Error).message}`);
         }
       }
     }
@@ -176,38 +172,45 @@ export class HostProvider implements TokenProvider {
   }
 
   private spawnHost(): Running {
-    // Compiled: dist/host/main.js; under tsx in tests: src/host/main.ts. Same directory and extension as this file.
-    const entry = path.join(__dirname, `main${path.extname(__filename)}`);
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-    // A host's live heap is tiny (a frame in, a signature out), but under a signing load V8
-    // grows the young generation towards 16 MB semi-spaces and keeps the pages: RSS rises in
-    // steps of several MB. 1 MB semi-spaces keep it flat at no measurable cost (test/bench).
-    // Given first, so a flag the agent itself was started with still wins.
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', ...execArgv, entry, this.modulePath], {
-      // fd 3 is the channel; the host never writes to stdout (the agent's stdout may be `eval`ed).
-      stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
-      env: this.options.env ?? process.env,
-    });
-    const pending = new Map<number, Pending>();
-    const stream = child.stdio[3] as Duplex;
+    const { child, stream } = this.options.spawn?.(this.modulePath) ?? spawnHostProcess(this.modulePath, this.options.env);
     const running: Running = {
       child,
-      pending,
+      pending: new Map(),
       dead: false,
       channel: new Channel(
         stream,
         (f) => this.onFrame(running, f),
-        () => undefined,
+        (err) => err instanceof ChannelError && this.kill(running, `sent a malformed frame (${err.message})`),
+        MAX_HOST_FRAME,
       ),
+      pins: new HostPinRequests({
+        owner: this.modulePath,
+        broker: this.options.pins,
+        pendingSigns: () => [...running.pending.values()].filter((p) => p.kind === 'sign').length,
+        pauseSigns: (paused) => {
+          for (const p of running.pending.values()) if (p.kind === 'sign') paused ? p.deadline.pause() : p.deadline.resume();
+        },
+        answer: (call) => this.callOn(running, call, decodeEmptyResult, true),
+        kill: (why) => this.kill(running, why),
+        log: this.log,
+      }),
     };
     // The agent must be able to exit with a host still running; pending requests hold timers.
     child.unref();
     (stream as Duplex & { unref?: () => void }).unref?.();
-    child.on('error', (err) => this.onHostGone(running, `could not start module host: ${err.message}`));
-    child.on('exit', (code, signal) =>
+    child.on('error', (err: Error) => this.onHostGone(running, `could not start module host: ${err.message}`));
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) =>
       this.onHostGone(running, signal ? `module host for ${this.modulePath} died (${signal})` : `module host for ${this.modulePath} exited (status ${code})`),
     );
     return running;
+  }
+
+  /** The host broke the channel's rules: logged, and it is replaced on the next use. */
+  private kill(host: Running, why: string): void {
+    if (host.dead) return;
+    this.log('error', `refused: module host for ${this.modulePath} ${why}; it is killed`);
+    this.onHostGone(host, `module host for ${this.modulePath} was killed: it ${why}`);
+    host.child.kill('SIGKILL');
   }
 
   private onHostGone(host: Running, why: string): void {
@@ -220,58 +223,63 @@ export class HostProvider implements TokenProvider {
     }
     const err = new HostCrashedError(why);
     for (const p of host.pending.values()) {
-      clearTimeout(p.timer);
+      p.deadline.cancel();
       p.reject(err);
     }
     host.pending.clear();
   }
 
+  /** Every frame the host sends; whatever does not fit the rules kills the host. */
   private onFrame(host: Running, f: Frame): void {
+    if (host.dead) return;
     if (f.kind === FrameKind.EVENT) {
-      const ev = decodeValue<HostEvent>(f.payload);
+      if (f.id !== 0) throw new Error(`event with request id ${f.id}`);
+      const ev = decodeHostEvent(f.payload);
       if (ev.type === 'log') this.log(ev.level, ev.message);
-      else if (isPinEvent(ev)) void this.onPinEvent(host, ev);
+      else void host.pins.handle(ev);
       return;
     }
+    if (f.kind !== FrameKind.SIGNATURE && f.kind !== FrameKind.RESULT && f.kind !== FrameKind.ERROR) throw new Error(`frame of unknown kind ${f.kind}`);
     const p = host.pending.get(f.id);
-    if (!p) return; // answered after its timeout
+    if (!p) {
+      // Answered after its timeout (the host was then killed), or an id never used.
+      if (f.id === 0 || f.id >= this.nextId) throw new Error(`answer to request ${f.id}, which was never sent`);
+      return;
+    }
+    if (f.kind === FrameKind.SIGNATURE && p.kind !== 'sign') throw new Error('SIGNATURE frame answering a call');
+    if (f.kind === FrameKind.RESULT && p.kind !== 'call') throw new Error('RESULT frame answering a signature');
+    // Decoded before the request is settled: a bad payload kills the host, which fails the request.
+    const value = f.kind === FrameKind.ERROR ? new HostRequestError(decodeHostError(f.payload)) : p.decode(f.payload);
     host.pending.delete(f.id);
-    clearTimeout(p.timer);
-    if (f.kind === FrameKind.ERROR) p.reject(new HostRequestError(decodeValue<HostErrorInfo>(f.payload)));
-    else p.resolve(f.kind === FrameKind.SIGNATURE ? Buffer.from(f.payload) : f.payload);
+    p.deadline.cancel();
+    if (value instanceof HostRequestError) p.reject(value);
+    else p.resolve(value);
   }
 
-  /** A token of this host needs a PIN, or tells what became of one (pin-request.ts). */
-  private onPinEvent(host: Running, ev: PinEvent): Promise<void> {
-    return handlePinEvent(this.options.pins ?? agentPins(this.log), ev, {
-      answer: (call) => this.callOn(host, call, true),
-      pendingTimers: () => [...host.pending.values()].map((p) => p.timer),
-      log: this.log,
-    });
-  }
-
-  private async callOn<T>(host: Running, call: HostCall, secret = false): Promise<T> {
+  private async callOn<T>(host: Running, call: HostCall, decode: (p: Buffer) => T, secret = false): Promise<T> {
     const payload = serialize(call);
     if ('pin' in call) call.pin?.fill(0);
-    const answer = await this.request(host, FrameKind.CALL, payload, this.callTimeoutMs, secret);
-    return decodeValue<T>(answer);
+    return (await this.request(host, 'call', FrameKind.CALL, payload, decode, this.callTimeoutMs, secret)) as T;
   }
 
-  private request(host: Running, kind: FrameKind, payload: Buffer, timeoutMs: number, secret: boolean): Promise<Buffer> {
-    if (host.dead) return Promise.reject(new HostCrashedError(`module host for ${this.modulePath} is not running`));
+  private request(host: Running, kind: Pending['kind'], frameKind: FrameKind, payload: Buffer, decode: (p: Buffer) => unknown, timeoutMs: number, secret: boolean): Promise<unknown> {
+    if (host.dead) {
+      if (secret) payload.fill(0);
+      return Promise.reject(new HostCrashedError(`module host for ${this.modulePath} is not running`));
+    }
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
-    return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    return new Promise((resolve, reject) => {
+      const deadline = new Deadline(timeoutMs, () => {
         host.pending.delete(id);
         reject(new HostTimeoutError(`module ${this.modulePath} did not answer within ${timeoutMs / 1000} s`));
         // A module stuck in C_Sign would hold every later request too: replace the host.
         // Marked gone now, so the next request starts a new host instead of waiting for the exit.
         this.onHostGone(host, `module host for ${this.modulePath} stopped answering for ${timeoutMs / 1000} s and was killed`);
         host.child.kill('SIGKILL');
-      }, timeoutMs);
-      host.pending.set(id, { resolve, reject, timer });
-      host.channel.send(kind, id, payload, secret);
+      });
+      host.pending.set(id, { kind, decode, resolve, reject, deadline });
+      host.channel.send(frameKind, id, payload, secret);
     });
   }
 }

@@ -1,337 +1,294 @@
-// The one place the agent gets a PIN from when a token needs a login. Order: the in-memory
-// cache (within its lifetime) → the OS keyring (only tokens the user asked to remember have
-// an entry) → a prompt: SSH_ASKPASS, else pinentry, else a `tt-agent unlock` from the user's
-// terminal, waited for a while. Safety rules (issue: PIN safety):
+// The one holder of PINs in the agent. A token that needs a login gets its PIN here. Order:
+// the in-memory cache (within its lifetime) → the OS keyring (only tokens the user asked to
+// remember have an entry) → a prompt: SSH_ASKPASS, else pinentry, else a `tt-agent unlock`
+// from the user's terminal, waited for a while. Safety rules:
+//  - a module host gets a PIN only for a token it claimed (it reported it in a load) and no
+//    other module claimed first: a module never learns another module's PIN;
 //  - a rejected PIN is never retried by the broker: reject() forgets it everywhere;
 //  - when the token reports its final try, no cached or remembered PIN is submitted;
+//  - while the agent is locked the PINs are sealed (pin-cache.ts) and none is handed out;
 //  - PINs are Buffers, zeroed when dropped, and never logged.
-import { askpassPlan, runAskpass, type AskpassOptions, type AskResult } from './askpass';
-import type { KeyringStore } from './keyring';
+import type { PinBrokerOptions } from './broker-options';
 import { PinCache } from './pin-cache';
-import { pinentryPlan, runPinentry, type PinentryOptions } from './pinentry';
-import { FINAL_TRY_WARNING, lockedMessage, pinDescription, pinPrompt, type PinRequestReason } from './prompt-text';
+import { RememberedPins } from './remembered-pins';
+import { isFinal, promptForPin } from './pin-prompt';
+import { lockedMessage, type PinRequestReason } from './prompt-text';
 import { describeToken, parseTokenSelector, tokenKey, tokenMatches, type TokenRef } from './token-ref';
+import { UnlockWaits } from './unlock-waits';
+import { AbsenceClock } from './absence-clock';
+import { TokenClaims } from './token-claims';
 
 export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
+export type { PinBrokerOptions } from './broker-options';
 
-export interface PinBrokerOptions {
-  askpass?: AskpassOptions;
-  /** false: never run pinentry. */
-  pinentry?: PinentryOptions | false;
-  keyring?: KeyringStore | null;
-  /** How long a PIN stays cached after it was given. Default: until lock, forget or absence. */
-  cacheLifetimeMs?: number;
-  /** A token out of its reader longer than this has its cached PIN forgotten. Default 5 min. */
-  absentForgetMs?: number;
-  /** How long a prompt-less request waits for `tt-agent unlock`. Default 60 s; 0 disables. */
-  unlockWaitMs?: number;
-  /** Whether a CKU_CONTEXT_SPECIFIC login may use the cache/keyring. Default true; false prompts every time. */
-  contextSpecificFromCache?: boolean;
-  log?: (line: string) => void;
-  now?: () => number;
+/** Where the last PIN handed out for a token came from, so a rejection forgets the right one. */
+interface Handout {
+  fromCache: boolean;
+  /** A prompted PIN that the cache then kept. */
+  cachedNow: boolean;
 }
 
-export interface PinBroker {
-  /** A PIN for `token` (a fresh Buffer the caller zeroes after C_Login), or null: nobody gave one. */
-  getPin(token: TokenRef, why?: PinRequestReason): Promise<Buffer | null>;
+export class PinBroker {
+  private readonly log: (line: string) => void;
+  private readonly remembered: RememberedPins;
+  private readonly cache: PinCache;
+  private readonly known = new Map<string, TokenRef>();
+  private readonly claims = new TokenClaims();
+  private readonly handouts = new Map<string, Handout>();
+  private readonly absence: AbsenceClock;
+  private readonly waits: UnlockWaits;
+  private readonly prompts = new Map<string, Promise<Buffer | null>>();
+
+  constructor(private readonly opts: PinBrokerOptions = {}) {
+    this.log = opts.log ?? (() => {});
+    this.remembered = new RememberedPins(opts.keyring ?? null, this.log);
+    this.cache = new PinCache(opts.cacheLifetimeMs ?? Infinity, opts.now ?? Date.now);
+    this.waits = new UnlockWaits(opts.unlockWaitMs ?? 60_000, this.log);
+    const absentForgetMs = opts.absentForgetMs ?? 5 * 60_000;
+    this.absence = new AbsenceClock(absentForgetMs, opts.now ?? Date.now, (key) => {
+      if (this.cache.drop(key)) this.log(`token ${describeToken(this.known.get(key)!)} was absent for more than ${Math.round(absentForgetMs / 1000)} s: its cached PIN is forgotten`);
+    });
+  }
+
+  private note(token: TokenRef): string {
+    const key = tokenKey(token);
+    this.known.set(key, token);
+    return key;
+  }
+
+  /**
+   * Records that module host `owner` serves `token`. False when another module claimed it
+   * first: that module's PIN is not this one's to ask for.
+   */
+  claim(owner: string, token: TokenRef): boolean {
+    const holder = this.claims.claim(owner, this.note(token));
+    if (holder) this.log(`module ${owner} reports token ${describeToken(token)}, which ${holder} serves: it will get no PIN for it`);
+    return holder === undefined;
+  }
+
+  /** Whether `owner` may have the PIN of `token`. */
+  serves(owner: string, token: TokenRef): boolean {
+    return this.claims.serves(owner, tokenKey(token));
+  }
+
+  /** A module was removed: its tokens are nobody's, and their cached PINs are forgotten. */
+  release(owner: string): void {
+    for (const key of this.claims.release(owner)) this.cache.drop(key);
+  }
+
+  /** A PIN the token accepted at `tt-agent add` (a copy is kept; the caller zeroes its own). */
+  keep(owner: string, token: TokenRef, pin: Buffer): boolean {
+    const key = this.note(token);
+    if (!this.claims.serves(owner, key)) return false;
+    return this.cache.put(key, Buffer.from(pin), 'add');
+  }
+
+  /** Whether `pin` is the PIN kept for `token` (a second add must not loosen anything with another PIN). */
+  holds(token: TokenRef, pin: Buffer): boolean {
+    return this.cache.holds(tokenKey(token), pin);
+  }
+
+  /** Whether a PIN is kept for `token`. */
+  has(token: TokenRef): boolean {
+    return this.cache.has(tokenKey(token));
+  }
+
+  /**
+   * A PIN for `token` (a fresh Buffer the caller zeroes after C_Login), or null: nobody gave
+   * one, the agent is locked, or `asker` (a module host) does not serve that token.
+   */
+  async getPin(token: TokenRef, why: PinRequestReason = {}, asker?: string): Promise<Buffer | null> {
+    const key = this.note(token);
+    if (asker !== undefined && !this.claims.serves(asker, key)) {
+      this.log(`refused: module ${asker} asked for the PIN of token ${describeToken(token)}, which it does not serve`);
+      return null;
+    }
+    if (this.cache.sealed) {
+      this.log(`no PIN for token ${describeToken(token)}: the agent is locked`);
+      return null;
+    }
+    this.absence.check(key);
+    const final = isFinal(why);
+    const cacheAllowed = !final && (!why.contextSpecific || this.opts.contextSpecificFromCache !== false);
+    if (final) this.log(`token ${describeToken(token)} reports its final PIN try: asking, never using a cached or remembered PIN`);
+    if (cacheAllowed) {
+      const hit = this.cache.get(key);
+      if (hit) {
+        this.handouts.set(key, { fromCache: true, cachedNow: false });
+        return hit.pin;
+      }
+      const stored = await this.remembered.get(token);
+      if (stored) {
+        this.cache.put(key, Buffer.from(stored), 'keyring');
+        this.handouts.set(key, { fromCache: true, cachedNow: false });
+        return stored;
+      }
+    }
+    // One prompt per token at a time: concurrent signatures share it.
+    const promptKey = `${key}\0${final ? 'final' : 'normal'}`;
+    let shared = this.prompts.get(promptKey);
+    if (!shared) {
+      shared = this.ask(token, why).then((pin) => {
+        this.prompts.delete(promptKey);
+        // Kept only for the callers awaiting it (they copy it in their microtasks).
+        if (pin) setImmediate(() => pin.fill(0));
+        return pin;
+      });
+      this.prompts.set(promptKey, shared);
+    }
+    const pin = await shared;
+    if (!pin) return null;
+    const cachedNow = (!this.cache.has(key) || final) && this.cache.put(key, Buffer.from(pin), 'prompt');
+    this.handouts.set(key, { fromCache: false, cachedNow });
+    return Buffer.from(pin);
+  }
+
+  private async ask(token: TokenRef, why: PinRequestReason): Promise<Buffer | null> {
+    const got = await promptForPin(token, why, { askpass: this.opts.askpass, pinentry: this.opts.pinentry, log: this.log });
+    return got === null || Buffer.isBuffer(got) ? got : this.waits.waitOrGiveUp(token, why, got.skipped);
+  }
+
   /** A PIN from `tt-agent unlock`. Takes ownership of `pin` (it is zeroed when dropped). */
-  supply(token: TokenRef, pin: Buffer, opts?: { remember?: boolean }): Promise<{ remembered: boolean; error?: string }>;
-  /** CKR_PIN_INCORRECT: forgets the cached and remembered PIN. Never retries. */
-  reject(token: TokenRef): Promise<void>;
+  async supply(token: TokenRef, pin: Buffer, supplyOpts: { remember?: boolean } = {}): Promise<{ remembered: boolean; error?: string }> {
+    const key = this.note(token);
+    if (this.cache.sealed) {
+      pin.fill(0);
+      return { remembered: false, error: 'the agent is locked' };
+    }
+    const waited = this.waits.answer(token, pin);
+    this.log(`PIN for token ${describeToken(token)} received from tt-agent unlock${waited ? '' : ' (kept for the next login)'}`);
+    const result: { remembered: boolean; error?: string } = { remembered: false };
+    if (supplyOpts.remember) {
+      try {
+        if (await this.remember(token, pin)) result.remembered = true;
+        else result.error = 'no OS keyring available';
+      } catch (err) {
+        result.error = (err as Error).message;
+      }
+    }
+    this.cache.put(key, pin, 'unlock');
+    return result;
+  }
+
+  /** CKR_PIN_INCORRECT: forgets the PIN that was handed out, cached and remembered. Never retries. */
+  async reject(token: TokenRef): Promise<void> {
+    const key = this.note(token);
+    const h = this.handouts.get(key);
+    this.handouts.delete(key);
+    if (h && !h.fromCache && !h.cachedNow) {
+      // A typed PIN was wrong; the kept one proved itself at login and stays.
+      this.log(`token ${describeToken(token)} rejected the PIN just typed (CKR_PIN_INCORRECT); the kept PIN stays, not retrying`);
+      return;
+    }
+    this.cache.drop(key);
+    this.log(`token ${describeToken(token)} rejected the PIN (CKR_PIN_INCORRECT): cached and remembered PIN forgotten, not retrying`);
+    await this.remembered.delete(token);
+  }
+
   /** CKR_PIN_LOCKED: forgets the PIN and returns what to tell the user (token, how to unblock). */
-  locked(token: TokenRef): Promise<string>;
-  /** ssh-add -x: drops every cached PIN and cancels waits for `tt-agent unlock`. */
-  forgetAll(): void;
-  tokenAbsent(token: TokenRef): void;
-  tokenPresent(token: TokenRef): void;
+  async locked(token: TokenRef): Promise<string> {
+    const key = this.note(token);
+    this.cache.drop(key);
+    await this.remembered.delete(token);
+    const { message, hint } = lockedMessage(token);
+    this.log(`${message}. ${hint}`);
+    return `${message}. ${hint}`;
+  }
+
+  /** Drops every cached PIN (sealed ones too) and cancels waits for `tt-agent unlock`. */
+  forgetAll(): void {
+    const n = this.cache.dropAll();
+    this.waits.cancelAll();
+    if (n > 0) this.log(`forgot ${n} cached PIN${n === 1 ? '' : 's'}`);
+  }
+
+  /**
+   * The agent is being locked: every kept PIN is encrypted under `key` (32 bytes, derived
+   * from the lock passphrase), waits for `tt-agent unlock` end, and no PIN is handed out
+   * until unseal(). False when already sealed.
+   */
+  seal(key: Buffer): boolean {
+    if (!this.cache.seal(key)) return false;
+    this.waits.cancelAll();
+    if (this.cache.size > 0) this.log(`sealed ${this.cache.size} cached PIN${this.cache.size === 1 ? '' : 's'} while the agent is locked`);
+    return true;
+  }
+
+  /** Restores the sealed PINs. A wrong key: false, and nothing is lost. */
+  unseal(key: Buffer): boolean {
+    return this.cache.unseal(key);
+  }
+
+  get sealed(): boolean {
+    return this.cache.sealed;
+  }
+
+  tokenAbsent(token: TokenRef): void {
+    this.absence.absent(this.note(token));
+  }
+
+  tokenPresent(token: TokenRef): void {
+    this.absence.present(this.note(token));
+  }
+
   /** Stores the PIN in the OS keyring (copy; the caller keeps its Buffer). False: no keyring. */
-  remember(token: TokenRef, pin: Buffer): Promise<boolean>;
+  async remember(token: TokenRef, pin: Buffer): Promise<boolean> {
+    this.note(token);
+    return this.remembered.set(token, pin);
+  }
+
   /** Forgets the cached and the remembered PIN of one token. */
-  forget(token: TokenRef): Promise<void>;
+  async forget(token: TokenRef): Promise<void> {
+    const key = this.note(token);
+    if (this.cache.drop(key)) this.log(`forgot the cached PIN of token ${describeToken(token)}`);
+    await this.remembered.delete(token);
+  }
+
   /**
    * Forgets the PINs of every token the selector names (empty: all), cached and, with
    * `keyring`, remembered (also tokens only the keyring knows). Returns the tokens forgotten.
    */
-  forgetSelected(selector: string, opts: { keyring: boolean }): Promise<TokenRef[]>;
+  async forgetSelected(selector: string, opts: { keyring: boolean }): Promise<TokenRef[]> {
+    const sel = parseTokenSelector(selector);
+    const chosen = new Map<string, TokenRef>();
+    for (const t of this.known.values()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
+    if (opts.keyring) for (const t of await this.remembered.list()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
+    for (const [key, t] of chosen) {
+      if (this.cache.drop(key)) this.log(`forgot the cached PIN of token ${describeToken(t)}`);
+      if (opts.keyring) await this.remembered.delete(t);
+    }
+    return [...chosen.values()];
+  }
+
   /** The token a `tt-agent unlock` selector names: waiting ones first, then known ones. */
-  findToken(selector: string): TokenRef | null;
+  findToken(selector: string): TokenRef | null {
+    const sel = parseTokenSelector(selector);
+    const inWaiting = this.waiting().find((t) => tokenMatches(sel, t));
+    if (inWaiting) return inWaiting;
+    const all = [...this.known.values()].filter((t) => tokenMatches(sel, t));
+    // An empty selector is only unambiguous with one token.
+    if (sel === null) return all.length === 1 ? all[0] : null;
+    return all[0] ?? null;
+  }
+
   /** Tokens waiting for `tt-agent unlock` now. */
-  waiting(): TokenRef[];
+  waiting(): TokenRef[] {
+    return this.waits.tokens();
+  }
+
   /** For status@tt-agent: which tokens have a cached PIN (never the PIN). */
-  status(): { token: TokenRef; cached: boolean; waiting: boolean; absent: boolean }[];
-  close(): void;
-}
+  status(): { token: TokenRef; cached: boolean; waiting: boolean; absent: boolean }[] {
+    return [...this.known.entries()].map(([key, token]) => ({
+      token,
+      cached: this.cache.has(key),
+      waiting: this.waits.isWaiting(token),
+      absent: this.absence.has(key),
+    }));
+  }
 
-interface Waiter {
-  token: TokenRef;
-  resolve: (pin: Buffer | null) => void;
-}
-
-export function createPinBroker(opts: PinBrokerOptions = {}): PinBroker {
-  const log = opts.log ?? (() => {});
-  const now = opts.now ?? Date.now;
-  const keyring = opts.keyring ?? null;
-  const absentForgetMs = opts.absentForgetMs ?? 5 * 60_000;
-  const unlockWaitMs = opts.unlockWaitMs ?? 60_000;
-  const cache = new PinCache(opts.cacheLifetimeMs ?? Infinity, now);
-  const known = new Map<string, TokenRef>();
-  const absentSince = new Map<string, { at: number; timer: NodeJS.Timeout }>();
-  const waiters = new Map<string, Waiter[]>();
-  const prompts = new Map<string, Promise<Buffer | null>>();
-
-  const note = (token: TokenRef) => {
-    known.set(tokenKey(token), token);
-    return tokenKey(token);
-  };
-
-  const dropIfLongAbsent = (key: string) => {
-    const since = absentSince.get(key);
-    if (since && now() - since.at >= absentForgetMs && cache.drop(key)) {
-      log(`token ${describeToken(known.get(key)!)} was absent for more than ${Math.round(absentForgetMs / 1000)} s: its cached PIN is forgotten`);
-    }
-  };
-
-  const forgetRemembered = async (token: TokenRef) => {
-    if (!keyring) return;
-    try {
-      if (await keyring.delete(token)) log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
-    } catch (err) {
-      log(`${(err as Error).message}; remove it by hand (secret-tool clear service tt-agent)`);
-    }
-  };
-
-  const waitForUnlock = (token: TokenRef, key: string): Promise<Buffer | null> =>
-    new Promise((resolve) => {
-      const list = waiters.get(key) ?? [];
-      const waiter: Waiter = {
-        token,
-        resolve: (pin) => {
-          clearTimeout(timer);
-          const rest = (waiters.get(key) ?? []).filter((w) => w !== waiter);
-          if (rest.length) waiters.set(key, rest);
-          else waiters.delete(key);
-          resolve(pin);
-        },
-      };
-      const timer = setTimeout(() => {
-        log(`no PIN for token ${describeToken(token)} within ${Math.round(unlockWaitMs / 1000)} s; the operation fails`);
-        waiter.resolve(null);
-      }, unlockWaitMs);
-      list.push(waiter);
-      waiters.set(key, list);
-    });
-
-  const ask = async (token: TokenRef, key: string, why: PinRequestReason): Promise<Buffer | null> => {
-    const final = isFinal(why);
-    const skipped: string[] = [];
-    const outcome = (r: AskResult, via: string): Buffer | null | undefined => {
-      if (r.kind === 'pin') {
-        if (r.pin.length > 0) return r.pin;
-        log(`empty PIN from ${via} for token ${describeToken(token)}: treated as cancelled`);
-        return null;
-      }
-      if (r.kind === 'cancelled') {
-        log(`PIN entry for token ${describeToken(token)} cancelled (${r.reason})`);
-        return null;
-      }
-      skipped.push(r.reason);
-      return undefined;
-    };
-
-    const ap = askpassPlan(opts.askpass);
-    if ('program' in ap) {
-      const got = outcome(await runAskpass(ap.program, pinPrompt(token, why), opts.askpass), 'SSH_ASKPASS');
-      if (got !== undefined) return got;
-    } else skipped.push(`SSH_ASKPASS: ${ap.skip}`);
-
-    if (opts.pinentry !== false) {
-      const pp = pinentryPlan(opts.pinentry || {});
-      if ('program' in pp) {
-        const texts = {
-          title: 'tt-agent',
-          description: pinDescription(token, why),
-          prompt: 'PIN:',
-          error: final ? FINAL_TRY_WARNING : undefined,
-        };
-        const got = outcome(await runPinentry(pp.program, texts, { ...(opts.pinentry || {}), ttyname: pp.ttyname }), 'pinentry');
-        if (got !== undefined) return got;
-      } else skipped.push(`pinentry: ${pp.skip}`);
-    }
-
-    if (unlockWaitMs <= 0) {
-      log(`no way to ask for the PIN of token ${describeToken(token)} (${skipped.join('; ')})`);
-      return null;
-    }
-    log(
-      `token ${describeToken(token)} needs its PIN${final ? ` (${FINAL_TRY_WARNING})` : ''}: ` +
-        `run 'tt-agent unlock ${shellWord(token.label.trim() || token.serial.trim())}' within ${Math.round(unlockWaitMs / 1000)} s (${skipped.join('; ')})`,
-    );
-    return waitForUnlock(token, key);
-  };
-
-  const broker: PinBroker = {
-    async getPin(token, why = {}) {
-      const key = note(token);
-      dropIfLongAbsent(key);
-      const final = isFinal(why);
-      const cacheAllowed = !final && (!why.contextSpecific || opts.contextSpecificFromCache !== false);
-      if (final) log(`token ${describeToken(token)} reports its final PIN try: asking, never using a cached or remembered PIN`);
-      if (cacheAllowed) {
-        const hit = cache.get(key);
-        if (hit) return hit.pin;
-        if (keyring) {
-          const stored = await keyring.get(token);
-          if (stored) {
-            log(`using the remembered PIN of token ${describeToken(token)} from the OS keyring`);
-            cache.put(key, Buffer.from(stored), 'keyring');
-            return stored;
-          }
-        }
-      }
-      // One prompt per token at a time: concurrent signatures share it.
-      const promptKey = `${key}\0${final ? 'final' : 'normal'}`;
-      let shared = prompts.get(promptKey);
-      if (!shared) {
-        shared = ask(token, key, why).then((pin) => {
-          prompts.delete(promptKey);
-          // Kept only for the callers awaiting it (they copy it in their microtasks).
-          if (pin) setImmediate(() => pin.fill(0));
-          return pin;
-        });
-        prompts.set(promptKey, shared);
-      }
-      const pin = await shared;
-      if (!pin) return null;
-      if (!cache.has(key) || final) cache.put(key, Buffer.from(pin), 'prompt');
-      return Buffer.from(pin);
-    },
-
-    async supply(token, pin, supplyOpts = {}) {
-      const key = note(token);
-      const list = [...(waiters.get(key) ?? [])];
-      cache.put(key, pin, 'unlock');
-      log(`PIN for token ${describeToken(token)} received from tt-agent unlock${list.length ? '' : ' (kept for the next login)'}`);
-      for (const w of list) w.resolve(Buffer.from(pin));
-      if (!supplyOpts.remember) return { remembered: false };
-      try {
-        const done = await broker.remember(token, pin);
-        return done ? { remembered: true } : { remembered: false, error: 'no OS keyring available' };
-      } catch (err) {
-        return { remembered: false, error: (err as Error).message };
-      }
-    },
-
-    async reject(token) {
-      const key = note(token);
-      cache.drop(key);
-      log(`token ${describeToken(token)} rejected the PIN (CKR_PIN_INCORRECT): cached and remembered PIN forgotten, not retrying`);
-      await forgetRemembered(token);
-    },
-
-    async locked(token) {
-      const key = note(token);
-      cache.drop(key);
-      await forgetRemembered(token);
-      const { message, hint } = lockedMessage(token);
-      log(`${message}. ${hint}`);
-      return `${message}. ${hint}`;
-    },
-
-    forgetAll() {
-      const n = cache.dropAll();
-      for (const list of [...waiters.values()]) for (const w of [...list]) w.resolve(null);
-      if (n > 0) log(`forgot ${n} cached PIN${n === 1 ? '' : 's'}`);
-    },
-
-    tokenAbsent(token) {
-      const key = note(token);
-      if (absentSince.has(key)) return;
-      const timer = setTimeout(() => dropIfLongAbsent(key), absentForgetMs);
-      timer.unref();
-      absentSince.set(key, { at: now(), timer });
-    },
-
-    tokenPresent(token) {
-      const key = note(token);
-      dropIfLongAbsent(key);
-      const since = absentSince.get(key);
-      if (since) clearTimeout(since.timer);
-      absentSince.delete(key);
-    },
-
-    async remember(token, pin) {
-      note(token);
-      if (!keyring) {
-        log(`cannot remember the PIN of token ${describeToken(token)}: no OS keyring available`);
-        return false;
-      }
-      await keyring.set(token, pin);
-      log(`remembered the PIN of token ${describeToken(token)} in the OS keyring`);
-      return true;
-    },
-
-    async forget(token) {
-      const key = note(token);
-      if (cache.drop(key)) log(`forgot the cached PIN of token ${describeToken(token)}`);
-      await forgetRemembered(token);
-    },
-
-    async forgetSelected(selector, { keyring: alsoKeyring }) {
-      const sel = parseTokenSelector(selector);
-      const chosen = new Map<string, TokenRef>();
-      for (const t of known.values()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
-      if (alsoKeyring && keyring) {
-        try {
-          for (const t of await keyring.list()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
-        } catch (err) {
-          log((err as Error).message);
-        }
-      }
-      for (const [key, t] of chosen) {
-        if (cache.drop(key)) log(`forgot the cached PIN of token ${describeToken(t)}`);
-        if (alsoKeyring) await forgetRemembered(t);
-      }
-      return [...chosen.values()];
-    },
-
-    findToken(selector) {
-      const sel = parseTokenSelector(selector);
-      const waitingTokens = broker.waiting();
-      const inWaiting = waitingTokens.find((t) => tokenMatches(sel, t));
-      if (inWaiting) return inWaiting;
-      const all = [...known.values()].filter((t) => tokenMatches(sel, t));
-      // An empty selector is only unambiguous with one token.
-      if (sel === null) return all.length === 1 ? all[0] : null;
-      return all[0] ?? null;
-    },
-
-    waiting() {
-      return [...waiters.values()].filter((l) => l.length > 0).map((l) => l[0].token);
-    },
-
-    status() {
-      return [...known.entries()].map(([key, token]) => ({
-        token,
-        cached: cache.has(key),
-        waiting: (waiters.get(key)?.length ?? 0) > 0,
-        absent: absentSince.has(key),
-      }));
-    },
-
-    close() {
-      broker.forgetAll();
-      for (const a of absentSince.values()) clearTimeout(a.timer);
-      absentSince.clear();
-    },
-  };
-  return broker;
-}
-
-function isFinal(why: PinRequestReason): boolean {
-  return why.triesLeft === 'final' || why.tries === 1;
-}
-
-function shellWord(s: string): string {
-  return /^[\w.:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  close(): void {
+    this.forgetAll();
+    this.absence.close();
+  }
 }

@@ -36,8 +36,9 @@ export class PinError extends TokenError {
   }
 }
 
-const CKR_PIN_INCORRECT = 0xa0;
-const CKR_PIN_LOCKED = 0xa4;
+// CK_RV values (PKCS#11 v2.40 section 11.1).
+export const CKR_PIN_INCORRECT = 0xa0;
+export const CKR_PIN_LOCKED = 0xa4;
 
 export interface LoginOptions {
   /**

@@ -49,7 +49,7 @@ const INTERESTING_U8 = [0, 1, 0x7f, 0x80, 0xfe, 0xff];
 
 type BodyMutator = (b: Buffer, rng: Rng, corpus: readonly Buffer[]) => Buffer;
 
-const BODY_MUTATORS: [string, BodyMutator][] = [
+export const BODY_MUTATORS: [string, BodyMutator][] = [
   [
     'bitflip',
     (b, rng) => {

@@ -47,11 +47,11 @@ export function fixturesUnavailable(): string | false {
 }
 
 /** Compiles test/fixtures/NAME.c into `outDir` as a shared library (.so) or a program. */
-export function buildFixture(name: 'broken-pkcs11' | 'not-pkcs11' | 'ptrace-attach', outDir: string): string {
+export function buildFixture(name: 'broken-pkcs11' | 'rogue-pkcs11' | 'not-pkcs11' | 'ptrace-attach', outDir: string): string {
   const src = path.join(FIXTURES, `${name}.c`);
   const program = name === 'ptrace-attach';
   const out = path.join(outDir, program ? name : `lib${name}.so`);
-  const args = program ? ['-O1', '-o', out, src] : ['-shared', '-fPIC', '-O1', '-I', P11_HEADERS, '-o', out, src, '-ldl'];
+  const args = program ? ['-O1', '-o', out, src] : ['-shared', '-fPIC', '-O1', '-I', P11_HEADERS, '-o', out, src, '-ldl', '-lpthread'];
   execFileSync('cc', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   fs.chmodSync(out, 0o755);
   return out;

@@ -3,6 +3,7 @@
 //   node --import tsx test/host/measure-sign.ts [seconds per case]
 // Prints a markdown table. Every signature is a real C_Sign; one in 100 is verified.
 import { createHostProvider } from '../../src/host/provider';
+import { quietPins } from './pins';
 import { ModuleHost } from '../../src/host/module-host';
 import { makeToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';
@@ -35,7 +36,7 @@ async function measure(s: Signer, id: { blob: Buffer; publicKey: import('../../s
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 2);
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   const inProcess = new ModuleHost(tok.module);
   try {
     const { identities } = await provider.load(Buffer.from(tok.pin));

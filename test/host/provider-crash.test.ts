@@ -6,6 +6,7 @@ import test from 'node:test';
 import { HostCrashedError, HostTimeoutError } from '../../src/host/errors';
 import type { ProviderStatus } from '../../src/host/messages';
 import { createHostProvider } from '../../src/host/provider';
+import { quietPins } from './pins';
 import { makeToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';
 
@@ -18,7 +19,7 @@ async function hostPid(p: { status(): Promise<ProviderStatus> }): Promise<number
 test('a host killed by SIGSEGV fails what was pending and comes back on the next signature', { timeout: 60_000 }, async (t) => {
   const tok = makeToken();
   const logs: string[] = [];
-  const provider = createHostProvider(tok.module, { env: tok.env, log: (_l, m) => logs.push(m) });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env, log: (_l, m) => logs.push(m) });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -46,7 +47,7 @@ test('a host killed by SIGSEGV fails what was pending and comes back on the next
 
 test('a host that stops answering times out, is replaced, and signs again', { timeout: 60_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env, signTimeoutMs: 500 });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env, signTimeoutMs: 500 });
   t.after(async () => {
     await provider.close();
     tok.cleanup();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { createHostProvider } from '../../src/host/provider';
-import { createPinBroker } from '../../src/pin/broker';
+import { quietPins } from './pins';
 import { makeToken, type TestToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';
 
@@ -24,7 +24,7 @@ function tokenFlags(tok: TestToken): Map<string, string> {
 
 test('a wrong PIN stops at the first token and never reaches the second', { timeout: 60_000 }, async (t) => {
   const tok = makeToken({ tokens: 'twoTokens' });
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -59,7 +59,7 @@ test('a wrong PIN stops at the first token and never reaches the second', { time
 
 test('a pkcs11: URI selects one token of the module', { timeout: 60_000 }, async (t) => {
   const tok = makeToken({ tokens: 'twoTokens' });
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -76,8 +76,7 @@ test('a pkcs11: URI selects one token of the module', { timeout: 60_000 }, async
 test('without a PIN, keys come from public objects and signing says the PIN is needed', { timeout: 60_000 }, async (t) => {
   const tok = makeToken();
   // Nobody to ask: no askpass, no pinentry, no wait for `tt-agent unlock`.
-  const pins = Promise.resolve(createPinBroker({ unlockWaitMs: 0, pinentry: false, askpass: { require: 'never' } }));
-  const provider = createHostProvider(tok.module, { env: tok.env, pins });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -95,7 +94,7 @@ test('without a PIN, keys come from public objects and signing says the PIN is n
 
 test('adding a logged-in token again with another PIN is refused, not silently accepted', { timeout: 60_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();

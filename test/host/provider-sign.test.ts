@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { createHostProvider } from '../../src/host/provider';
+import { quietPins } from './pins';
 import { makeToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';
 
@@ -12,7 +13,7 @@ const SSH_AGENT_RSA_SHA2_512 = 4;
 
 test('every key type signs through the module host and verifies', { timeout: 120_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -52,7 +53,7 @@ test('every key type signs through the module host and verifies', { timeout: 120
 
 test('16 signatures in parallel on one token all verify', { timeout: 120_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -73,7 +74,7 @@ test('16 signatures in parallel on one token all verify', { timeout: 120_000 }, 
 
 test('a serialized module (as OpenSC needs) still signs 16 requests correctly, one at a time', { timeout: 120_000 }, async (t) => {
   const tok = makeToken();
-  const provider = createHostProvider(tok.module, { env: { ...tok.env, TT_AGENT_SERIALIZE_MODULE: '1' } });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: { ...tok.env, TT_AGENT_SERIALIZE_MODULE: '1' } });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
@@ -94,13 +95,13 @@ test('a serialized module (as OpenSC needs) still signs 16 requests correctly, o
 
 test('a key the host does not hold is refused with a clear error', { timeout: 60_000 }, async (t) => {
   const tok = makeToken({ tokens: 'twoTokens' });
-  const provider = createHostProvider(tok.module, { env: tok.env });
+  const provider = createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(async () => {
     await provider.close();
     tok.cleanup();
   });
   await provider.load(Buffer.from(tok.pin), 'pkcs11:token=first');
-  const other = await createHostProvider(tok.module, { env: tok.env });
+  const other = await createHostProvider(tok.module, { pins: quietPins(), env: tok.env });
   t.after(() => other.close());
   const { identities } = await other.load(Buffer.from(tok.pin), 'pkcs11:token=second');
   await assert.rejects(provider.sign(identities[0].blob, Buffer.from('x'), 0), /no key with this public key is loaded/);

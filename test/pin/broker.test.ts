@@ -2,7 +2,7 @@
 // what the prompt says, and the safety rules (final try, reject, lock, lifetimes).
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { createPinBroker, type PinBrokerOptions } from '../../src/pin/broker';
+import { PinBroker, type PinBrokerOptions } from '../../src/pin/broker';
 import type { TokenRef } from '../../src/pin/token-ref';
 import { baseEnv, ManualClock, tempDir, writeAskpass } from './helpers';
 
@@ -13,7 +13,7 @@ function setup(t: Parameters<typeof tempDir>[0], env: NodeJS.ProcessEnv, extra: 
   const dir = tempDir(t);
   const ask = writeAskpass(dir);
   const logLines: string[] = [];
-  const broker = createPinBroker({
+  const broker = new PinBroker({
     askpass: { env: baseEnv({ SSH_ASKPASS: ask.program, ASKPASS_LOG: ask.log, ASKPASS_PIN: '246810', ...env }) },
     pinentry: false,
     unlockWaitMs: 200,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { createPinBroker } from '../../src/pin/broker';
+import { PinBroker } from '../../src/pin/broker';
 import { keyringAccount, openKeyring } from '../../src/pin/keyring';
 import { rememberPin } from '../../src/pin/remember';
 import type { TokenRef } from '../../src/pin/token-ref';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     ASKPASS_PIN: '999999',
   };
   const brokerLog: string[] = [];
-  const broker = createPinBroker({ keyring: store, askpass: { env }, pinentry: false, unlockWaitMs: 0, log: (l) => brokerLog.push(l) });
+  const broker = new PinBroker({ keyring: store, askpass: { env }, pinentry: false, unlockWaitMs: 0, log: (l) => brokerLog.push(l) });
   assert.equal((await broker.getPin(TOKEN, {}))?.toString(), '482615', 'remembered PIN used');
   assert.equal((await broker.getPin(TOKEN, { triesLeft: 'low' }))?.toString(), '482615');
   // Final try: neither the cache nor the keyring; the prompt answers.

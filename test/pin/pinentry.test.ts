@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'node:test';
-import { createPinBroker } from '../../src/pin/broker';
+import { PinBroker } from '../../src/pin/broker';
 import { assuanEscape, runPinentry } from '../../src/pin/pinentry';
 import { baseEnv, tempDir } from './helpers';
 
@@ -58,7 +58,7 @@ test('assuanEscape escapes %, CR and LF only', () => {
 test('the broker falls back to pinentry without askpass, and warns of the final try there', async (t) => {
   const p = fake(t);
   const env = baseEnv({ PINENTRY_LOG: p.log, PINENTRY_D: '97531', GPG_TTY: '/dev/pts/98' });
-  const broker = createPinBroker({ askpass: { env }, pinentry: { program: p.program, env }, unlockWaitMs: 0 });
+  const broker = new PinBroker({ askpass: { env }, pinentry: { program: p.program, env }, unlockWaitMs: 0 });
   t.after(() => broker.close());
   const pin = await broker.getPin({ label: 'piv card', serial: '42' }, { triesLeft: 'final' });
   assert.equal(pin?.toString(), '97531');
@@ -70,7 +70,7 @@ test('the broker falls back to pinentry without askpass, and warns of the final 
 test('a cancelled pinentry does not fall through to waiting for tt-agent unlock', async (t) => {
   const p = fake(t);
   const env = baseEnv({ PINENTRY_LOG: p.log, PINENTRY_CANCEL: '1', GPG_TTY: '/dev/pts/98' });
-  const broker = createPinBroker({ askpass: { env }, pinentry: { program: p.program, env }, unlockWaitMs: 60_000 });
+  const broker = new PinBroker({ askpass: { env }, pinentry: { program: p.program, env }, unlockWaitMs: 60_000 });
   t.after(() => broker.close());
   const started = Date.now();
   assert.equal(await broker.getPin({ label: 'x', serial: '1' }), null);

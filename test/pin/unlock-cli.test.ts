@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import test from 'node:test';
 import { FrameDecoder, frame } from '../../src/protocol/framing';
 import { SshReader } from '../../src/protocol/wire';
-import { createPinBroker } from '../../src/pin/broker';
+import { PinBroker } from '../../src/pin/broker';
 import { handlePinExtension } from '../../src/pin/pin-extensions';
 import { decodeUnlockBody } from '../../src/pin/unlock-message';
 import { baseEnv, tempDir } from './helpers';
@@ -15,7 +15,7 @@ import { haveTmux, Tmux } from './tmux';
 const SSH_AGENTC_EXTENSION = 27;
 
 /** Listens like the agent, records each extension request (name, body copy) and answers through the broker. */
-function listen(socketPath: string, broker: ReturnType<typeof createPinBroker>) {
+function listen(socketPath: string, broker: PinBroker) {
   const seen: { name: string; body: Buffer }[] = [];
   const server = net.createServer((sock) => {
     const dec = new FrameDecoder();
@@ -43,7 +43,7 @@ test('tt-agent unlock: no echo, the PIN reaches the waiting login', { skip: have
   const dir = tempDir(t);
   const socketPath = path.join(dir, 'agent.sock');
   const logLines: string[] = [];
-  const broker = createPinBroker({ askpass: { env: baseEnv({}) }, pinentry: false, unlockWaitMs: 30_000, log: (l) => logLines.push(l) });
+  const broker = new PinBroker({ askpass: { env: baseEnv({}) }, pinentry: false, unlockWaitMs: 30_000, log: (l) => logLines.push(l) });
   t.after(() => broker.close());
   const agent = await listen(socketPath, broker);
   t.after(agent.close);
@@ -78,7 +78,7 @@ test('tt-agent unlock: no echo, the PIN reaches the waiting login', { skip: have
 test('tt-agent unlock naming a token the agent does not know: exit 1, says so', { skip: haveTmux() ? false : 'tmux not installed', timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const socketPath = path.join(dir, 'agent.sock');
-  const broker = createPinBroker({ pinentry: false, unlockWaitMs: 0 });
+  const broker = new PinBroker({ pinentry: false, unlockWaitMs: 0 });
   t.after(() => broker.close());
   const agent = await listen(socketPath, broker);
   t.after(agent.close);
@@ -98,7 +98,7 @@ test('tt-agent unlock naming a token the agent does not know: exit 1, says so', 
 test('tt-agent unlock: Ctrl-C cancels and sends nothing', { skip: haveTmux() ? false : 'tmux not installed', timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const socketPath = path.join(dir, 'agent.sock');
-  const broker = createPinBroker({ pinentry: false, unlockWaitMs: 0 });
+  const broker = new PinBroker({ pinentry: false, unlockWaitMs: 0 });
   t.after(() => broker.close());
   const agent = await listen(socketPath, broker);
   t.after(agent.close);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { SshReader } from '../../src/protocol/wire';
 import { WireError } from '../../src/protocol/wire';
-import { createPinBroker } from '../../src/pin/broker';
+import { PinBroker } from '../../src/pin/broker';
 import { decodePinReply, handlePinExtension } from '../../src/pin/pin-extensions';
 import { parseTokenSelector, tokenMatches } from '../../src/pin/token-ref';
 import {
@@ -62,7 +62,7 @@ test('selectors: label, serial, pkcs11: URI attributes, blank-padded token info'
 });
 
 test('the agent dispatch: unlock supplies the named token, forget-pin drops it, others are not ours', async (t) => {
-  const broker = createPinBroker({ pinentry: false, unlockWaitMs: 0 });
+  const broker = new PinBroker({ pinentry: false, unlockWaitMs: 0 });
   t.after(() => broker.close());
   const a = { label: 'alpha', serial: '1' };
   const b = { label: 'beta', serial: '2' };

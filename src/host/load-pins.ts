@@ -1,0 +1,42 @@
+// After a module host loaded tokens: the broker learns which tokens this module serves (so
+// the host may later ask for their PINs, and no other module may), keeps the PIN each token
+// accepted, and checks a PIN given for a token that was already logged in — C_Login was not
+// run for it, so only the broker can tell that PIN was wrong.
+import type { PinBroker } from '../pin/broker';
+import type { TokenRef } from '../pin/token-ref';
+import type { TokenIdentity, TokenLoadReport } from '../token-provider/provider';
+import type { LoadResult } from './messages';
+
+export function keepLoadPin(
+  broker: PinBroker,
+  owner: string,
+  result: LoadResult,
+  pin: Buffer | null,
+): { identities: TokenIdentity[]; report: TokenLoadReport[] } {
+  const refused = new Set<string>();
+  const report: TokenLoadReport[] = [];
+  for (const line of result.report) {
+    const ref: TokenRef = { label: line.token, serial: line.serial };
+    const out: TokenLoadReport = { token: line.token, serial: line.serial, added: line.added };
+    if (line.error) out.error = line.error;
+    report.push(out);
+    if (!broker.claim(owner, ref)) {
+      refused.add(line.token);
+      out.added = 0;
+      out.error = { message: `token ${line.token} (serial ${line.serial}) is served by another module` };
+      continue;
+    }
+    if (!pin || pin.length === 0) continue;
+    if (line.alreadyLoggedIn && broker.has(ref) && !broker.holds(ref, pin)) {
+      refused.add(line.token);
+      out.added = 0;
+      out.error = {
+        ckr: 'CKR_USER_ALREADY_LOGGED_IN',
+        message: `token ${line.token} is already logged in with a different PIN; run tt-agent remove for the module first to log in with another PIN`,
+      };
+    } else if (line.pinAccepted) {
+      broker.keep(owner, ref, pin);
+    }
+  }
+  return { identities: result.identities.filter((i) => !refused.has(i.token)), report };
+}

@@ -1,0 +1,21 @@
+// How the PIN broker (broker.ts) is set up: where it may ask, and how long it keeps a PIN.
+import type { AskpassOptions } from './askpass';
+import type { KeyringStore } from './keyring';
+import type { PinentryOptions } from './pinentry';
+
+export interface PinBrokerOptions {
+  askpass?: AskpassOptions;
+  /** false: never run pinentry. */
+  pinentry?: PinentryOptions | false;
+  keyring?: KeyringStore | null;
+  /** How long a PIN stays cached after it was given. Default: until lock, forget or absence. */
+  cacheLifetimeMs?: number;
+  /** A token out of its reader longer than this has its cached PIN forgotten. Default 5 min. */
+  absentForgetMs?: number;
+  /** How long a prompt-less request waits for `tt-agent unlock`. Default 60 s; 0 disables. */
+  unlockWaitMs?: number;
+  /** Whether a CKU_CONTEXT_SPECIFIC login may use the cache/keyring. Default true; false prompts every time. */
+  contextSpecificFromCache?: boolean;
+  log?: (line: string) => void;
+  now?: () => number;
+}
