@@ -233,6 +233,9 @@ export async function startForeground(opts: {
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+  // The socket takes connections a moment before the agent has set its mode (0600): tests that
+  // change the mode afterwards must not race that chmod. "listening on" is logged after it.
+  await agent.waitForLog('listening on', 15_000);
   return agent;
 }
 

@@ -75,8 +75,10 @@ test('PINs and lock passphrases appear in no log, argv, environment, error messa
   await step('ssh-add -s, wrong PIN', 'ssh-add', ['-s', SOFTHSM_MODULE], WRONG_PIN, false);
   await agent.waitForLog('CKR_PIN_INCORRECT');
   await step('tt-agent add, wrong PIN', process.execPath, [TT_AGENT_BIN, 'add', SOFTHSM_MODULE], WRONG_PIN, false);
-  await step('tt-agent add', process.execPath, [TT_AGENT_BIN, 'add', SOFTHSM_MODULE], PIN, true);
   await step('ssh-add -s', 'ssh-add', ['-s', SOFTHSM_MODULE], PIN, true);
+  // A loaded module is not added twice: remove it, then load it through tt-agent add too.
+  await step('ssh-add -e', 'ssh-add', ['-e', SOFTHSM_MODULE], '', true);
+  await step('tt-agent add', process.execPath, [TT_AGENT_BIN, 'add', SOFTHSM_MODULE], PIN, true);
 
   const c = await RawClient.connect(agent.sock);
   t.after(() => c.end());
