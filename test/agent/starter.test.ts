@@ -119,7 +119,8 @@ test('a stale socket file is replaced; a live agent socket is not', async () => 
 
     const second = await run('node', [TT_AGENT_BIN, '-D', '-a', sock], { env: sb.env, timeoutMs: 10_000 });
     assert.notEqual(second.code, 0);
-    assert.match(second.stderr, /already listening on/);
+    assert.equal(second.code, 1);
+    assert.equal(second.stderr.split('\n')[0], `tt-agent: an agent is already running on ${sock} (pid ${a.pid}).`);
     assert.ok(await connects(sock), 'the live agent keeps its socket');
     process.kill(a.pid, 'SIGTERM');
     await waitGone(a.pid);
