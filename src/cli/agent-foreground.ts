@@ -24,6 +24,7 @@ export async function runForeground(args: AgentArgs, shell: Shell): Promise<numb
   const early = catchStopSignals();
   const fd = systemdSocket();
   const log = stderrLog(args.debug);
+  log('debug', `starting, pid ${process.pid}${fd !== undefined ? ', listening socket from systemd (fd 3)' : ''}`);
   let socketPath = args.socketPath;
   let disposableDir = process.env[DISPOSABLE_DIR_ENV];
   if (fd === undefined && socketPath && disposableDir === undefined) await checkSocketPath(socketPath);

@@ -154,3 +154,16 @@ function askStatus(socket: Socket, timeoutMs: number): Promise<{ pid?: unknown }
     socket.write(frame(new SshWriter().uint8(SSH_AGENTC_EXTENSION).string(STATUS_EXTENSION).toBuffer()));
   });
 }
+
+/**
+ * The agent at the fixed $XDG_RUNTIME_DIR/tt-agent/agent.sock, for commands run where
+ * SSH_AUTH_SOCK is not set: its path when a listener of ours answers there, else undefined
+ * (with the reason when something else is in the way).
+ */
+export async function defaultAgentSocket(env: NodeJS.ProcessEnv = process.env): Promise<{ path?: string; why?: string }> {
+  if (!env.XDG_RUNTIME_DIR) return {};
+  const path = `${env.XDG_RUNTIME_DIR}/tt-agent/agent.sock`;
+  const p = await probeAgentSocket(path);
+  if (p.kind === 'live') return { path };
+  return p.kind === 'foreign' ? { why: p.why } : {};
+}
