@@ -24,6 +24,15 @@ export const USAGE =
   '       tt-agent [-c | -s] -k\n' +
   '       tt-agent <command> ...   (tt-agent --help lists the commands)';
 
+/** Environment a background agent gets from the starter: its private directory to remove on exit. */
+export const DISPOSABLE_DIR_ENV = 'TT_AGENT_DISPOSABLE_DIR';
+
+/** File descriptor 3 when systemd passed us a listening socket (sd_listen_fds(3)). */
+export function systemdSocket(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (env.LISTEN_PID !== String(process.pid)) return undefined;
+  return Number(env.LISTEN_FDS) >= 1 ? 3 : undefined;
+}
+
 const WITH_VALUE = new Set(['a', 'E', 'O', 'P', 't']);
 
 export function parseAgentArgs(argv: string[]): AgentArgs {

@@ -2,21 +2,12 @@
 // agent. Its log goes to stderr; the agent code is imported only here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentArgs, Shell } from './agent-args';
+import { DISPOSABLE_DIR_ENV, systemdSocket, type AgentArgs, type Shell } from './agent-args';
 import { stderrLog } from './agent-log';
 import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
 import { UserError } from './errors';
 import { probeAgentSocket } from './live-agent';
 import { envLines } from './shell-env';
-
-/** Environment a background agent gets from the starter: its private directory to remove on exit. */
-export const DISPOSABLE_DIR_ENV = 'TT_AGENT_DISPOSABLE_DIR';
-
-/** File descriptor 3 when systemd passed us a listening socket (sd_listen_fds(3)). */
-export function systemdSocket(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  if (env.LISTEN_PID !== String(process.pid)) return undefined;
-  return Number(env.LISTEN_FDS) >= 1 ? 3 : undefined;
-}
 
 export async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
   // systemd stops a unit with SIGTERM, possibly while the agent is still loading: a stop

@@ -5,8 +5,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentArgs, Shell } from './agent-args';
-import { DISPOSABLE_DIR_ENV } from './agent-foreground';
+import { DISPOSABLE_DIR_ENV, type AgentArgs, type Shell } from './agent-args';
 import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
 import { UserError } from './errors';
 import { probeAgentSocket, type Probe } from './live-agent';

@@ -4,10 +4,8 @@
 //   agent-args.ts        flags           agent-start.ts   the background starter
 //   agent-foreground.ts  -D/-d/systemd   agent-kill.ts    -k
 //   shell-env.ts         sh/csh/fish     live-agent.ts    is an agent of ours listening there?
-import { parseAgentArgs, shellFromEnv } from './agent-args';
-import { runForeground, systemdSocket } from './agent-foreground';
-import { killAgent } from './agent-kill';
-import { startInBackground } from './agent-start';
+// Only the module of the job at hand is loaded: a new shell loads the starter alone.
+import { parseAgentArgs, shellFromEnv, systemdSocket } from './agent-args';
 import { UserError } from './errors';
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
@@ -31,7 +29,7 @@ async function run(argv: string[]): Promise<number> {
     );
   }
   const shell = args.shell ?? shellFromEnv(process.env.SHELL);
-  if (args.kill) return killAgent(shell);
-  if (args.foreground || systemdSocket() !== undefined) return runForeground(args, shell);
-  return startInBackground(args, shell);
+  if (args.kill) return (await import('./agent-kill')).killAgent(shell);
+  if (args.foreground || systemdSocket() !== undefined) return (await import('./agent-foreground')).runForeground(args, shell);
+  return (await import('./agent-start')).startInBackground(args, shell);
 }
