@@ -15,18 +15,19 @@ export async function runForeground(args: AgentArgs, shell: Shell): Promise<numb
   const early = catchStopSignals();
   const fd = systemdSocket();
   const log = stderrLog(args.debug);
-  log('debug', `starting, pid ${process.pid}${fd !== undefined ? ', listening socket from systemd (fd 3)' : ''}`);
   let socketPath = args.socketPath;
   let disposableDir = process.env[DISPOSABLE_DIR_ENV];
-  if (fd === undefined && socketPath && disposableDir === undefined) await checkSocketPath(socketPath);
-  if (early.signal) return 0;
-  const { startDaemon } = await import('../agent/daemon');
   if (fd === undefined && !socketPath) {
     const { defaultSocketLocation } = await import('../agent/runtime-dir');
     const loc = defaultSocketLocation();
     socketPath = loc.socketPath;
     if (loc.disposableDir) disposableDir = loc.dir;
   }
+  // A directory made for this agent alone holds nothing yet; any other path is checked first.
+  if (fd === undefined && socketPath && disposableDir === undefined) await checkSocketPath(socketPath);
+  log('debug', `starting, pid ${process.pid}${fd !== undefined ? ', listening socket from systemd (fd 3)' : ''}`);
+  if (early.signal) return 0;
+  const { startDaemon } = await import('../agent/daemon');
   if (early.signal) return 0;
   let daemon;
   try {
