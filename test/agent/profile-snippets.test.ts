@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT, TT_AGENT_BIN, connects } from '../helpers/agent';
 import { killAndWait, run } from '../helpers/sshd';
+import { stopPid } from './stop-pid';
 
 const CONTRIB = path.join(REPO_ROOT, 'contrib');
 const FALLBACK = '/fallback/agent.sock';
@@ -64,7 +65,7 @@ async function startRealAgent(t: { after(fn: () => void): void }, sb: Sandbox): 
   const r = await run(process.execPath, [TT_AGENT_BIN, '-s'], { env: sb.env, timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stderr);
   const pid = Number(/^SSH_AGENT_PID=(\d+);/m.exec(r.stdout)![1]);
-  t.after(() => process.kill(pid, 'SIGTERM'));
+  t.after(() => stopPid(pid));
   return pid;
 }
 
@@ -90,7 +91,7 @@ test('no agent yet: the snippet starts one through tt-agent, and the next shell 
   assert.deepEqual(first, { sock: sb.sock, ranTtAgent: true });
   const pidOf = await run(process.execPath, [TT_AGENT_BIN, '-s'], { env: { ...env, SSH_AUTH_SOCK: sb.sock } });
   const pid = Number(/^SSH_AGENT_PID=(\d+);/m.exec(pidOf.stdout)![1]);
-  t.after(() => process.kill(pid, 'SIGTERM'));
+  t.after(() => stopPid(pid));
   assert.deepEqual(await snippetResult(sb, SHELLS[0], env), { sock: sb.sock, ranTtAgent: false });
 });
 
@@ -125,7 +126,7 @@ test('a dead socket or a symlink at the fixed path is never adopted', { timeout:
   fs.mkdirSync(elsewhere, { mode: 0o700 });
   const started = await run(process.execPath, [TT_AGENT_BIN, '-s', '-a', path.join(elsewhere, 'agent.sock')], { env: sb.env, timeoutMs: 20_000 });
   assert.equal(started.code, 0, started.stderr);
-  t.after(() => process.kill(Number(/^SSH_AGENT_PID=(\d+);/m.exec(started.stdout)![1]), 'SIGTERM'));
+  t.after(() => stopPid(Number(/^SSH_AGENT_PID=(\d+);/m.exec(started.stdout)![1])));
   fs.symlinkSync(path.join(elsewhere, 'agent.sock'), sb.sock);
   for (const s of SHELLS) {
     assert.deepEqual(await snippetResult(sb, s), { sock: FALLBACK, ranTtAgent: true }, `${s.shell}, symlink`);

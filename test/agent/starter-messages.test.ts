@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TT_AGENT_BIN } from '../helpers/agent';
 import { run } from '../helpers/sshd';
+import { stopPid } from './stop-pid';
 
 function sandbox(t: { after(fn: () => void): void }): { dir: string; env: NodeJS.ProcessEnv; sock: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-msg-'));
@@ -28,7 +29,7 @@ async function startAgent(t: { after(fn: () => void): void }, env: NodeJS.Proces
   const r = await tt(['-s'], env);
   assert.equal(r.code, 0, r.stderr);
   const pid = Number(/^SSH_AGENT_PID=(\d+);/m.exec(r.stdout)![1]);
-  t.after(() => process.kill(pid, 'SIGTERM'));
+  t.after(() => stopPid(pid));
   return pid;
 }
 

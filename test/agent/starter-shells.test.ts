@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TT_AGENT_BIN } from '../helpers/agent';
 import { run } from '../helpers/sshd';
+import { stopPid } from './stop-pid';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
@@ -37,7 +38,7 @@ test('the environment is quoted for sh, bash, zsh, csh, tcsh and fish: a path wi
   const start = await run(process.execPath, [TT_AGENT_BIN, '-s', '-a', sock], { env, timeoutMs: 20_000 });
   assert.equal(start.code, 0, start.stderr);
   const pid = Number(/^SSH_AGENT_PID=(\d+);/m.exec(start.stdout)![1]);
-  t.after(() => process.kill(pid, 'SIGTERM'));
+  t.after(() => stopPid(pid));
   // The bin path needs no quoting in any of the shells.
   assert.match(TT_AGENT_BIN, /^[\w/.-]+$/);
   const bin = `${process.execPath} ${TT_AGENT_BIN}`;

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TT_AGENT_BIN } from '../helpers/agent';
 import { run } from '../helpers/sshd';
+import { stopPid } from './stop-pid';
 import { NOBODY, startImpostor } from './impostor';
 
 const skip = process.getuid?.() !== 0 && 'needs root to act as another uid (setpriv)';
@@ -152,4 +153,31 @@ test('the fixed runtime socket is reused only when the kernel says our uid liste
   assert.equal(r.code, 1, r.stderr);
   assert.equal(r.stderr.split('\n')[0], `tt-agent: the agent's directory ${dir} is accessible to others (mode 777).`);
   assert.doesNotMatch(imp.output(), /answered/);
+});
+
+test('without the native addon: an agent in a private directory is still found; a shared directory is refused', { skip, timeout: 60_000 }, async (t) => {
+  const sb = sandbox(t);
+  // A copy of the package without build/: what a failed addon build leaves.
+  const pkg = path.join(sb.dir, 'pkg');
+  const root = path.resolve(TT_AGENT_BIN, '..', '..');
+  fs.cpSync(path.join(root, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+  fs.cpSync(path.join(root, 'bin'), path.join(pkg, 'bin'), { recursive: true });
+  fs.copyFileSync(path.join(root, 'package.json'), path.join(pkg, 'package.json'));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'));
+  const bin = path.join(pkg, 'bin', 'tt-agent');
+
+  const first = await run(process.execPath, [bin, '-s'], { env: sb.env, timeoutMs: 20_000 });
+  assert.equal(first.code, 0, first.stderr);
+  const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(first.stdout)![1]);
+  t.after(() => stopPid(pid));
+  const again = await run(process.execPath, [bin, '-s'], { env: sb.env, timeoutMs: 20_000 });
+  assert.equal(again.stdout, first.stdout, 'the same agent, found again');
+
+  const sock = path.join(sb.shared, 'noaddon.sock');
+  const imp = startImpostor(sock, 'child');
+  t.after(() => imp.stop());
+  await imp.waitFor('ready');
+  const r = await run(process.execPath, [bin, '-s', '-a', sock], { env: sb.env, timeoutMs: 20_000 });
+  assert.equal(r.stdout, '', 'no environment pointing at the impostor');
+  assert.equal(r.code, 1, r.stderr);
 });
