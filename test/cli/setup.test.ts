@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT, TT_AGENT_BIN } from '../helpers/agent';
-import { run } from '../helpers/sshd';
+import { run, sshLogin, startSshd } from '../helpers/sshd';
 
 function home(t: { after(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-setup-'));
@@ -71,6 +71,14 @@ test('the installed ExecStart serves a socket-activated agent, as systemd would 
   // The profile snippet finds it without tt-agent on PATH.
   const s = await run('sh', ['-c', `PATH=/usr/bin:/bin; . '${path.join(REPO_ROOT, 'contrib', 'profile.sh')}'; printenv SSH_AUTH_SOCK`], { env: h.env });
   assert.equal(s.stdout, `${sock}\n`);
+  // And a login through it, judged by a real sshd.
+  const key = path.join(h.dir, 'id');
+  assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])).code, 0);
+  assert.equal((await run('ssh-add', [key], { env: { ...h.env, SSH_AUTH_SOCK: sock } })).code, 0);
+  const sshd = await startSshd({ authorizedKeys: [fs.readFileSync(`${key}.pub`, 'utf8').trim()] });
+  t.after(() => sshd.stop());
+  const login = await sshLogin(sshd, { agentSock: sock, identityFile: `${key}.pub`, command: 'echo logged-in' });
+  assert.equal(login.stdout, 'logged-in\n', login.stderr);
   child.kill('SIGTERM');
   assert.equal(await exited, 0, err);
 });
