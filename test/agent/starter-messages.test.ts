@@ -73,6 +73,15 @@ test('an unknown long option is named (exit 2)', async (t) => {
   assert.equal(firstLine(v.stderr), 'tt-agent: unknown option --socket');
 });
 
+test('a socket path with a newline is refused before anything starts: no shell could read it back (exit 2)', async (t) => {
+  const sb = sandbox(t);
+  const r = await tt(['-s', '-a', path.join(sb.dir, 'a\nb.sock')], sb.env);
+  assert.equal(r.code, 2);
+  assert.equal(firstLine(r.stderr), 'tt-agent: -a needs a socket path without control characters');
+  assert.equal(r.stdout, '');
+  assert.deepEqual(fs.readdirSync(sb.dir).sort(), ['run']);
+});
+
 test('tt-agent status with SSH_AUTH_SOCK unset finds the agent at the fixed runtime socket', async (t) => {
   const sb = sandbox(t);
   const none = await tt(['status'], sb.env);
