@@ -42,6 +42,9 @@ tests=(
   "secret-tool:libsecret-tools"
   "groff:groff-base"
   "systemd-socket-activate:systemd"
+  "tcsh:tcsh"
+  "fish:fish"
+  "zsh:zsh"
 )
 wanted=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || wanted+=("${tests[@]}")

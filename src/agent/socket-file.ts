@@ -1,5 +1,6 @@
-// The agent's socket file: a stale one (left by a crashed agent, nobody listening) is
-// replaced; a live agent's socket never is.
+// The agent's socket file: a stale one of ours (left by a crashed agent, nobody listening)
+// is replaced; a live agent's socket never is, nor anything another uid made or that is not
+// a socket (the path may be in a shared directory: ssh-agent -a refuses it too).
 import { connect } from 'node:net';
 import { lstat, unlink } from 'node:fs/promises';
 
@@ -7,6 +8,17 @@ export class SocketInUseError extends Error {
   constructor(readonly socketPath: string) {
     super(`an agent is already listening on ${socketPath}`);
     this.name = 'SocketInUseError';
+  }
+}
+
+/** The path holds something the agent did not make: never replaced, never used. */
+export class PathTakenError extends Error {
+  constructor(
+    readonly socketPath: string,
+    why: string,
+  ) {
+    super(why);
+    this.name = 'PathTakenError';
   }
 }
 
@@ -33,7 +45,9 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   } catch {
     return; // nothing there
   }
-  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+  if (!st.isSocket()) throw new PathTakenError(socketPath, `${socketPath} exists and is not a socket`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new PathTakenError(socketPath, `${socketPath} belongs to uid ${st.uid}, not to you`);
   if (await socketAnswers(socketPath)) throw new SocketInUseError(socketPath);
   await unlink(socketPath);
 }

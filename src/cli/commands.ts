@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Loader> = {
   unlock: () => require('./unlock').command,
   'forget-pin': () => require('./forget-pin').command,
   status: () => require('./status').command,
+  setup: () => require('./setup').command,
 };
 
 /** Names of the subcommands, checked before yargs is loaded. */

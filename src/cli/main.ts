@@ -17,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
       const { runAgentCommand } = await import('./agent');
       return await runAgentCommand(argv);
     } catch (err) {
-      return reportError(err, argv.includes('-d'));
+      // -d is the agent's debug log, not a request for stack traces (TT_AGENT_DEBUG=1 is).
+      return reportError(err, process.env.TT_AGENT_DEBUG === '1');
     }
   }
   return runSubcommand(argv);

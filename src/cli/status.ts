@@ -24,11 +24,22 @@ export const command: CommandModule<object, StatusArgs> = {
       .option('json', { type: 'boolean', describe: 'the same report as one JSON object' })
       .example('tt-agent status', 'after ssh says "agent refused operation"') as Argv<StatusArgs>,
   handler: async (argv) => {
-    const socketPath = process.env.SSH_AUTH_SOCK;
+    const socketPath = process.env.SSH_AUTH_SOCK || (await findDefaultAgent());
     const status = await fetchStatus(socketPath);
     process.stdout.write(argv.json ? `${JSON.stringify({ socket: socketPath, ...status }, null, 2)}\n` : renderStatus(status, socketPath!));
   },
 };
+
+/** With SSH_AUTH_SOCK unset: the agent at the fixed runtime socket, after the same ownership checks as the starter's. */
+async function findDefaultAgent(): Promise<string> {
+  const { defaultAgentSocket } = await import('./live-agent');
+  const found = await defaultAgentSocket();
+  if (found.path) return found.path;
+  throw new UserError(
+    `no agent: SSH_AUTH_SOCK is not set${found.why ? `, and ${found.why}` : process.env.XDG_RUNTIME_DIR ? ' and no agent answers at $XDG_RUNTIME_DIR/tt-agent/agent.sock' : ''}.`,
+    'Start one with: eval $(tt-agent)',
+  );
+}
 
 export async function fetchStatus(socketPath: string | undefined): Promise<AgentStatus> {
   if (!socketPath) {

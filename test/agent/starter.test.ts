@@ -119,7 +119,8 @@ test('a stale socket file is replaced; a live agent socket is not', async () => 
 
     const second = await run('node', [TT_AGENT_BIN, '-D', '-a', sock], { env: sb.env, timeoutMs: 10_000 });
     assert.notEqual(second.code, 0);
-    assert.match(second.stderr, /already listening on/);
+    assert.equal(second.code, 1);
+    assert.equal(second.stderr.split('\n')[0], `tt-agent: an agent is already running on ${sock} (pid ${a.pid}).`);
     assert.ok(await connects(sock), 'the live agent keeps its socket');
     process.kill(a.pid, 'SIGTERM');
     await waitGone(a.pid);
@@ -165,9 +166,49 @@ test('systemd socket activation: the agent serves the inherited listening socket
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', k]);
     assert.equal((await run('ssh-add', [k], { env: { ...sb.env, SSH_AUTH_SOCK: sock } })).code, 0);
     assert.match(err, /listening on fd 3/);
-  } finally {
+    // systemd stops the unit with SIGTERM: that is a clean stop, exit 0 (as OpenSSH 10.1's agent).
+    const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    assert.deepEqual(await exited, [0, null], err);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    sb.cleanup();
+  }
+});
+
+test('systemd socket activation: a SIGTERM while the agent is still starting is a clean stop too (exit 0)', async () => {
+  const sb = sandbox();
+  const sock = path.join(sb.dir, 'activated.sock');
+  const { spawn } = await import('node:child_process');
+  const child = spawn('systemd-socket-activate', ['-l', sock, process.execPath, TT_AGENT_BIN, '-d'], { env: sb.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  let onErr = () => undefined as void;
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    err += s;
+    onErr();
+  });
+  const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+  try {
+    const end = Date.now() + 5000;
+    while (!fs.existsSync(sock) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    // The first connection execs the agent; stop it at its first log line, long before it listens.
+    const net = await import('node:net');
+    const c = net.connect(sock);
+    c.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      onErr = () => (/debug: starting/.test(err) || child.exitCode !== null ? resolve() : undefined);
+      onErr();
+      setTimeout(resolve, 15_000);
+    });
+    assert.match(err, /debug: starting/, 'the agent process runs its own code');
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null], err);
+    c.destroy();
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     sb.cleanup();
   }
 });

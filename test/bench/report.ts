@@ -1,5 +1,6 @@
 // The benchmark's results as markdown: throughput, latency, the issue's goals with ✓/✗,
 // memory, start-up, and the evidence that the client was not the limit.
+import { renderShellStart, type ShellStartTiming } from './shell-start';
 import { median } from './stats';
 
 export const KEY_TITLES: Record<string, string> = { rsa2048: 'RSA-2048', p256: 'P-256', p384: 'P-384', ed25519: 'Ed25519' };
@@ -37,6 +38,7 @@ export interface BenchResults {
   memory?: { idle: Mem; after: Mem; after2: Mem; signatures: number };
   evalTiming?: { ttAgentMs: number; nodeMs: number; ratio: number; runs: number };
   coldStart?: { ttAgentMs: number; openSshMs: number };
+  shellStart?: ShellStartTiming;
   notes: string[];
 }
 
@@ -103,6 +105,10 @@ export function judgeGoals(r: BenchResults): Goal[] {
   if (r.evalTiming) {
     const v = r.evalTiming.ratio;
     goals.push({ what: "eval $(tt-agent), agent running / node -e ''", target: '≤ 1.3', value: v, ok: v <= 1.3, shown: `${fmt(v, 2)} (${fmt(r.evalTiming.ttAgentMs, 1)} ms vs ${fmt(r.evalTiming.nodeMs, 1)} ms)` });
+  }
+  if (r.shellStart) {
+    const v = r.shellStart.snippetMs;
+    goals.push({ what: 'new shell finding the running agent (contrib/profile.sh), median', target: '≤ 10 ms', value: v, ok: v <= 10, shown: `${fmt(v, 1)} ms (node -e '' ${fmt(r.shellStart.nodeMs, 1)} ms)` });
   }
   if (r.memory) {
     const m = r.memory;
@@ -203,6 +209,7 @@ export function renderReport(r: BenchResults): string {
     const e = r.evalTiming;
     L.push(`- \`eval $(tt-agent)\` with an agent running: ${fmt(e.ttAgentMs, 1)} ms; \`node -e ''\`: ${fmt(e.nodeMs, 1)} ms (medians of ${e.runs})`);
   }
+  if (r.shellStart) L.push(...renderShellStart(r.shellStart));
   if (r.coldStart) {
     L.push(`- cold start to a socket that answers: tt-agent ${fmt(r.coldStart.ttAgentMs, 0)} ms, OpenSSH ssh-agent ${fmt(r.coldStart.openSshMs, 0)} ms`);
   }

@@ -15,6 +15,7 @@ import { readConfig, type BenchConfig } from './config';
 import { treeCpuSeconds, treeMemory } from './proc';
 import type { RawJob, RawResult } from './raw';
 import { emptyCell, judgeGoals, renderReport, type BenchResults, type CellRounds } from './report';
+import { timeShellStart } from './shell-start';
 import { timeColdStart, timeEval } from './startup';
 
 const BENCH_KEYS: KeySpec[] = [
@@ -212,6 +213,8 @@ async function main(): Promise<number> {
 
     say('start-up: eval $(tt-agent) with the agent running, and cold starts');
     results.evalTiming = timeEval(tt.sock, cleanNodeEnv(), cfg.startupRuns);
+    say('shell start: the profile snippet, tt-agent -s, node -e, ssh-agent -s');
+    results.shellStart = timeShellStart(cleanNodeEnv(), cfg.smoke ? 2 : cfg.startupRuns);
     const coldRuns = cfg.smoke ? 1 : 5;
     results.coldStart = {
       ttAgentMs: await timeColdStart(dir, cleanNodeEnv(), coldRuns, 'tt-agent'),

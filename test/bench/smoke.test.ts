@@ -26,4 +26,5 @@ test('npm run bench --smoke: every agent and key signs, every signature verifies
   }
   assert.match(r.stdout, /eval \$\(tt-agent\)/);
   assert.match(r.stdout, /cold start to a socket that answers: tt-agent \d+ ms/);
+  assert.match(r.stdout, /profile snippet \(contrib\/profile\.sh\) [\d.]+ ms; `tt-agent -s` [\d.]+ ms; `node -e ''` [\d.]+ ms; OpenSSH `ssh-agent -s` \(a new agent\) [\d.]+ ms/);
 });

@@ -103,10 +103,10 @@ test('every command has a manual section that lists every option its --help show
   }
 });
 
-test('the agent section documents every flag src/cli/agent.ts parses', () => {
-  const src = fs.readFileSync(path.join(ROOT, 'src/cli/agent.ts'), 'utf8');
-  const parser = /function parseArgs[\s\S]*?\n}\n/.exec(src)?.[0];
-  assert.ok(parser, 'parseArgs in src/cli/agent.ts');
+test('the agent section documents every flag src/cli/agent-args.ts parses', () => {
+  const src = fs.readFileSync(path.join(ROOT, 'src/cli/agent-args.ts'), 'utf8');
+  const parser = /function applyFlag[\s\S]*?\n}\n/.exec(src)?.[0];
+  assert.ok(parser, 'applyFlag in src/cli/agent-args.ts');
   const flags = [...parser.matchAll(/case '(\w)':/g)].map((m) => `-${m[1]}`);
   for (const f of ['-a', '-c', '-s', '-D', '-d', '-k', '-t', '-P']) assert.ok(flags.includes(f), `agent.ts parses ${f}`);
   const agentTags = section('THE AGENT').tags.join('\n');

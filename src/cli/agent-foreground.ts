@@ -1,0 +1,86 @@
+// `-D` / `-d` / systemd socket activation (and the background child): this process is the
+// agent. Its log goes to stderr; the agent code is imported only here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DISPOSABLE_DIR_ENV, systemdSocket, type AgentArgs, type Shell } from './agent-args';
+import { stderrLog } from './agent-log';
+import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
+import { UserError } from './errors';
+import { probeAgentSocket } from './live-agent';
+import { envLines } from './shell-env';
+
+export async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
+  // systemd stops a unit with SIGTERM, possibly while the agent is still loading: a stop
+  // is a success (exit 0) at any moment, not only once the daemon's own handlers are in.
+  const early = catchStopSignals();
+  const fd = systemdSocket();
+  const log = stderrLog(args.debug);
+  let socketPath = args.socketPath;
+  let disposableDir = process.env[DISPOSABLE_DIR_ENV];
+  if (fd === undefined && !socketPath) {
+    const { defaultSocketLocation } = await import('../agent/runtime-dir');
+    const loc = defaultSocketLocation();
+    socketPath = loc.socketPath;
+    if (loc.disposableDir) disposableDir = loc.dir;
+  }
+  // A directory made for this agent alone holds nothing yet; any other path is checked first.
+  if (fd === undefined && socketPath && disposableDir === undefined) await checkSocketPath(socketPath);
+  log('debug', `starting, pid ${process.pid}${fd !== undefined ? ', listening socket from systemd (fd 3)' : ''}`);
+  if (early.signal) return 0;
+  const { startAgentDaemon } = await import('./compose-agent');
+  if (early.signal) return 0;
+  let daemon;
+  try {
+    daemon = await startAgentDaemon({
+      socketPath,
+      fd,
+      defaultLifetime: args.lifetime,
+      allowlist: args.allowlist,
+      allowRemoteProviders: args.allowRemoteModules,
+      log,
+      disposableDir,
+      version: packageVersion(),
+    });
+  } catch (err) {
+    throw await explainStartFailure(err, socketPath);
+  } finally {
+    early.release();
+  }
+  // Handlers of the daemon are in place now; a signal caught before them is replayed to them.
+  if (early.signal) process.kill(process.pid, early.signal);
+  else if (fd === undefined && socketPath) process.stdout.write(envLines(shell, socketPath, process.pid));
+  await daemon.stopped;
+  return 0;
+}
+
+function catchStopSignals(): { signal?: NodeJS.Signals; release(): void } {
+  const state: { signal?: NodeJS.Signals; release(): void } = { release: () => undefined };
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  const onSignal = (s: NodeJS.Signals) => (state.signal ??= s);
+  for (const s of signals) process.on(s, onSignal);
+  state.release = () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+  return state;
+}
+
+async function explainStartFailure(err: unknown, socketPath: string | undefined): Promise<unknown> {
+  const e = err as Error & { hint?: string; code?: string };
+  if (e.name === 'UnprotectedSocketError') return new UserError(e.message, e.hint);
+  if (!socketPath) return err;
+  if (e.name === 'SocketInUseError') {
+    const p = await probeAgentSocket(socketPath);
+    return p.kind === 'foreign' ? pathTaken(socketPath, p.why) : alreadyRunning(socketPath, p.kind === 'live' ? p.live.pid : undefined);
+  }
+  if (e.name === 'PathTakenError') return pathTaken(socketPath, e.message);
+  if (e.code === 'EADDRINUSE') return pathTaken(socketPath, 'another process bound it first');
+  return err;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
