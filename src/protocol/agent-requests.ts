@@ -49,7 +49,7 @@ export type AgentRequest =
   | { type: 'SSH_AGENTC_LOCK'; passphrase: Buffer }
   | { type: 'SSH_AGENTC_UNLOCK'; passphrase: Buffer }
   | { type: 'SSH_AGENTC_EXTENSION'; extension: AgentExtension }
-  /** Well-formed request the agent cannot serve, e.g. a certificate key in ADD_IDENTITY. */
+  /** Well-formed request the agent cannot serve, e.g. a key type it does not know in ADD_IDENTITY. */
   | { type: 'unsupported'; code: number; reason: string }
   /** A message number this protocol does not define; the agent answers SSH_AGENT_FAILURE. */
   | { type: 'unknown'; code: number };
@@ -58,6 +58,8 @@ export type AgentRequest =
 export interface PrivateKeyInput {
   jwk: JsonWebKey;
   comment: string;
+  /** A certificate blob for this key: the key is then added as that certificate. */
+  certificate?: Buffer;
 }
 
 export type AgentRequestInput =
