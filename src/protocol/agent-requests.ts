@@ -18,6 +18,7 @@ import {
   SSH_AGENTC_UNLOCK,
 } from './message-numbers';
 import type { JsonWebKey } from 'node:crypto';
+import type { SshCertificate } from './certificate';
 import { readPrivateKey, UnsupportedKeyTypeError, writePrivateKey, type PrivateKeyMaterial } from './private-key';
 import { SshReader, SshWriter, WireError } from './wire';
 
@@ -58,8 +59,8 @@ export type AgentRequest =
 export interface PrivateKeyInput {
   jwk: JsonWebKey;
   comment: string;
-  /** A certificate blob for this key: the key is then added as that certificate. */
-  certificate?: Buffer;
+  /** A certificate (blob or decoded) for this key: the key is then added as that certificate. */
+  certificate?: Buffer | SshCertificate;
 }
 
 export type AgentRequestInput =

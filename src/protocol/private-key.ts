@@ -121,14 +121,14 @@ function rsaJwk(n: Buffer, e: Buffer, d: Buffer, iqmp: Buffer, p: Buffer, q: Buf
  * Writes a private key (from its JWK) in the ADD_IDENTITY layout, comment included; with
  * `certificate` (a certificate blob for the same key), as that certificate key.
  */
-export function writePrivateKey(w: SshWriter, key: { jwk: JsonWebKey; comment: string; certificate?: Buffer }): SshWriter {
+export function writePrivateKey(w: SshWriter, key: { jwk: JsonWebKey; comment: string; certificate?: Buffer | SshCertificate }): SshWriter {
   const publicKey = publicKeyFromJwk(key.jwk);
   const jwk = key.jwk;
   const need = (v: string | undefined, name: string): Buffer => {
     if (!v) throw new WireError(`private JWK lacks "${name}"`);
     return fromB64u(v);
   };
-  const cert = key.certificate;
+  const cert = key.certificate && (Buffer.isBuffer(key.certificate) ? key.certificate : key.certificate.blob);
   if (cert) w.string(new SshReader(cert).stringUtf8('certificate type')).string(cert);
   else w.string(sshKeyType(publicKey));
   switch (publicKey.kind) {
