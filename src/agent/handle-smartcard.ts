@@ -8,9 +8,10 @@ import { checkModule } from './allowlist';
 import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
-import type { Identity, IdentityConstraints } from './identities';
+import type { IdentityConstraints } from './identities';
 import type { ProviderFactory, TokenLoadReport } from './provider';
 import { AgentRefusal, describeError } from './refusal';
+import { splitAssociatedCerts, tokenIdentities, type AssociatedCerts } from './token-certs';
 
 /** Module path and optional URI from the reader id of the request. */
 export function parseReaderId(readerId: string): { modulePath: string; uri?: string } {
@@ -57,9 +58,10 @@ export async function addSmartcardKey(
   const check = await checkModule(requested, core.config.allowlist);
   if (!check.ok) return refuse(requested, `refusing to load: ${check.reason}`, check.realPath);
   const modulePath = check.realPath;
-  const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
+  const { rest, associated } = splitAssociatedCerts(req.constraints, core.log.bind(core));
+  const constraints = toIdentityConstraints(rest, core.config.defaultLifetime);
 
-  return core.withModule(modulePath, () => loadModule(ctx, factory, modulePath, req.pin, uri, constraints));
+  return core.withModule(modulePath, () => loadModule(ctx, factory, modulePath, req.pin, uri, constraints, associated));
 }
 
 async function loadModule(
@@ -69,6 +71,7 @@ async function loadModule(
   pin: Buffer,
   uri: string | undefined,
   constraints: IdentityConstraints,
+  associated?: AssociatedCerts,
 ): Promise<Buffer> {
   const existing = core.providers.get(modulePath);
   const provider = existing?.provider ?? factory(modulePath);
@@ -88,21 +91,22 @@ async function loadModule(
     core.recordLoad({ modulePath, tokens: loaded.report, error: why });
     throw new AgentRefusal(why);
   }
+  const identities = tokenIdentities(loaded.identities, provider, constraints, associated, core.log.bind(core));
+  if (identities.length === 0) {
+    // certs_only and no certificate matched: OpenSSH answers failure when nothing was added.
+    if (!existing) await provider.close().catch(() => undefined);
+    const why = `no certificate matched a key on the tokens of ${modulePath}`;
+    core.recordLoad({ modulePath, tokens: loaded.report, error: why });
+    throw new AgentRefusal(why);
+  }
   core.recordLoad({ modulePath, tokens: loaded.report });
   const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
   entry.reports = loaded.report;
   core.providers.set(modulePath, entry);
-  for (const t of loaded.identities) {
-    const id: Identity = {
-      blob: Buffer.from(t.blob),
-      publicKey: t.publicKey,
-      comment: t.comment,
-      source: { kind: 'token', provider, token: t.token },
-      constraints,
-    };
-    core.identities.add(id);
-  }
-  core.log('info', `added ${loaded.identities.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
+  for (const id of identities) core.identities.add(id);
+  const certs = identities.filter((id) => id.certificate).length;
+  const what = `${identities.length - certs} key(s)${certs ? ` and ${certs} certificate(s)` : ''}`;
+  core.log('info', `added ${what} from ${modulePath}${describeConstraints(constraints)}`);
   return encodeSuccess();
 }
 
