@@ -8,7 +8,7 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startAgent, type RunningAgent } from '../helpers/agent';
+import { startAgent, TT_AGENT_BIN, type RunningAgent } from '../helpers/agent';
 import { certBlob, makeCa, type TestCa } from '../helpers/ssh-ca';
 import { run, sshLogin, startSshd, type Sshd } from '../helpers/sshd';
 import { makeFileKeys, type FileKey } from './file-keys';
@@ -62,6 +62,19 @@ test('ssh-add KEY adds the key and its certificate for every type; -l shows the 
   for (const k of Object.values(keys)) {
     assert.ok(listed.some((b) => b.equals(certBlob(certOf(k)))), `${k.name} certificate listed as its blob`);
   }
+});
+
+test('tt-agent list shows certificates as ssh-add -l does, and --json names their key id', async () => {
+  const ssh = (await sshAdd(['-l'])).stdout.trim().split('\n').sort();
+  const r = await run(process.execPath, [TT_AGENT_BIN, 'list'], { env: agent.env });
+  assert.equal(r.code, 0, r.stderr);
+  // Same lines, each followed by where the key lives.
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.replace(/ {2}\[file\]$/, '')).sort(), ssh);
+  const json = JSON.parse((await run(process.execPath, [TT_AGENT_BIN, 'list', '--json'], { env: agent.env })).stdout);
+  const cert = json.find((k: { type: string }) => k.type === 'ssh-ed25519-cert-v01@openssh.com');
+  assert.equal(cert.keyId, 'alice-ed25519');
+  assert.equal(cert.source, 'file');
+  assert.equal(cert.publicKey, fs.readFileSync(certOf(keys.ed25519), 'utf8').trim().split(' ').slice(0, 2).join(' '));
 });
 
 for (const name of ['ed25519', 'ecdsa256', 'ecdsa384', 'ecdsa521', 'rsa']) {
