@@ -99,6 +99,13 @@ for (const alg of ['rsa-sha2-256', 'rsa-sha2-512']) {
   });
 }
 
+test('ssh-add -T CERT test-signs with every certificate identity and verifies the result', async () => {
+  for (const k of Object.values(keys)) {
+    const r = await sshAdd(['-T', certOf(k)]);
+    assert.equal(r.code, 0, `${k.name}: ${r.stderr}`);
+  }
+});
+
 test('ssh-keygen -Y sign with a certificate identity verifies against a cert-authority allowed_signers line', async () => {
   const dir = fs.mkdtempSync(path.join(agent.dir, 'sig-'));
   const msg = path.join(dir, 'msg');
