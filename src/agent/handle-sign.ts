@@ -37,7 +37,8 @@ export async function signRequest(
 }
 
 async function confirmUse(id: Identity, { core }: RequestContext): Promise<void> {
-  const prompt = `Allow use of key ${id.comment}?\nKey fingerprint ${fingerprintSha256(id.blob)}.`;
+  // A certificate shows its key's fingerprint, as ssh-add -l and OpenSSH's agent show it.
+  const prompt = `Allow use of key ${id.comment}?\nKey fingerprint ${fingerprintSha256(id.certificate?.keyBlob ?? id.blob)}.`;
   const answer = await core.config.confirm(prompt);
   if (!answer.allowed) throw new AgentRefusal(`use of ${describeIdentity(id)} not confirmed: ${answer.reason ?? 'denied'}`);
   // The question may have taken minutes: the key may be gone or the agent locked since.

@@ -5,7 +5,7 @@
 // certificate and signs with that token key; with certs_only, the plain keys are not added.
 // They share the token keys' provider, so unloading the module takes them away too.
 import type { KeyConstraint } from '../protocol/constraints';
-import { CERT_FOREVER, decodeVerifiedCertificate, type SshCertificate } from '../protocol/certificate';
+import { CERT_FOREVER, decodeCertificate, verifyCertificate, type SshCertificate } from '../protocol/certificate';
 import { isCertificateType, peekKeyType } from '../protocol/key-blob';
 import type { Identity, IdentityConstraints } from './identities';
 import type { AgentLog } from './log';
@@ -35,13 +35,15 @@ export function splitAssociatedCerts(list: readonly KeyConstraint[], log: AgentL
     }
     const certs: SshCertificate[] = [];
     for (const [i, blob] of c.certs.entries()) {
-      // OpenSSH skips plain keys in the list; a broken or forged certificate refuses the request.
+      // OpenSSH skips plain keys in the list; a malformed certificate refuses the request.
+      // The CA signature is checked later, only for certificates that match a token key:
+      // up to 1024 signature checks on the event loop would stall every other client.
       if (!isCertificateType(safePeek(blob))) {
         log('info', `associated-certs: entry ${i + 1} is not a certificate; skipped`);
         continue;
       }
       try {
-        certs.push(decodeVerifiedCertificate(blob));
+        certs.push(decodeCertificate(blob));
       } catch (err) {
         throw new AgentRefusal(`associated-certs: certificate ${i + 1} rejected: ${describeError(err)}`);
       }
@@ -74,6 +76,12 @@ export function tokenIdentities(
     if (!associated?.certOnly) out.push({ ...base, blob: Buffer.from(t.blob), constraints });
     for (const cert of associated?.certs ?? []) {
       if (!cert.keyBlob.equals(t.blob)) continue;
+      try {
+        verifyCertificate(cert);
+      } catch (err) {
+        log('warn', `certificate for token key ${JSON.stringify(t.comment)} not added: ${describeError(err)}`);
+        continue;
+      }
       const expiresAt = certificateExpiry(cert);
       if (expiresAt !== undefined && expiresAt <= now) {
         log('info', `certificate "${cert.keyId}" for token key ${JSON.stringify(t.comment)} expired; not added`);

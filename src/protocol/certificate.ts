@@ -106,11 +106,16 @@ export function decodeCertificate(blob: Buffer): SshCertificate {
  */
 export function decodeVerifiedCertificate(blob: Buffer): SshCertificate {
   const cert = decodeCertificate(blob);
+  verifyCertificate(cert);
+  return cert;
+}
+
+/** Throws WireError unless the CA's signature over the certificate verifies. */
+export function verifyCertificate(cert: SshCertificate): void {
   const ca = decodePublicKeyBlob(cert.signatureKey);
   if (!verifySshSignature(ca, cert.signature, cert.signedBytes)) {
     throw new WireError(`certificate "${printable(cert.keyId)}" has an invalid CA signature`);
   }
-  return cert;
 }
 
 /** The signature algorithm the CA used, e.g. `ssh-ed25519` or `rsa-sha2-512`. */

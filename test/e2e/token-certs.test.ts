@@ -155,6 +155,12 @@ test('associated-certs-v00@openssh.com as OpenSSH 10 encodes it: certs_only load
   const stranger = certBlob(ca.sign(path.join(strangerDir, 'k.pub'), { keyId: 'stranger', principals: ['alice'] }));
   assert.deepEqual(await agentCall(agent.sock, addRequest(true, [stranger])), Buffer.of(5));
   await agent.waitForLog(/certificate "stranger" matches no key on the loaded tokens/);
+  // A certificate for a token key whose CA signature does not verify is left out.
+  const forged = certBlob(certFile('card-ed25519'));
+  forged[forged.length - 5] ^= 1;
+  assert.deepEqual(await agentCall(agent.sock, addRequest(true, [forged])), Buffer.of(5));
+  await agent.waitForLog(/certificate for token key "card-ed25519" not added: certificate "alice@card-ed25519" has an invalid CA signature/);
+  assert.doesNotMatch(await listed(env), /ED25519-CERT/);
 });
 
 test('certificates that must not log in: expired (not even added) and for another principal', { timeout: 60_000 }, async (t) => {
