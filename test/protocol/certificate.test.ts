@@ -11,6 +11,8 @@ import { authorizedKeysLine, parseAuthorizedKeysLine } from '../../src/protocol/
 import { checkHostCertificate } from '../../src/agent/host-cert-match';
 import { certBlob, makeCa } from '../helpers/ssh-ca';
 import { corpusKeys } from './corpus';
+import { mutate, rng } from './mutate';
+import { WireError } from '../../src/protocol/wire';
 import { sshKeygen, tempDir } from './helpers';
 
 const { dir, cleanup } = tempDir('tt-cert-');
@@ -86,3 +88,34 @@ test('host certificates for destination constraints: principals (none match noth
     reason: 'certificate signed with a disallowed algorithm',
   });
 });
+
+test('mutated certificate keys in ADD_IDENTITY and associated-certs decode or fail with a WireError, never anything else', () => {
+  const k = corpusKeys()[1];
+  const pubPath = path.join(dir, 'fuzz.pub');
+  fs.writeFileSync(pubPath, `${authorizedKeysLine(k.pk, 'fuzz')}\n`);
+  const cert = certBlob(ca.sign(pubPath, { keyId: 'fuzz', principals: ['alice', 'bob'] }));
+  const seeds = [
+    encodeRequest({ type: 'SSH_AGENTC_ADD_IDENTITY', key: { jwk: k.jwk, comment: 'c', certificate: cert }, constraints: [] }),
+    encodeRequest({ type: 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED', readerId: '/x.so', pin: Buffer.alloc(0), constraints: [{ kind: 'associated-certs', certOnly: true, certs: [cert, cert] }] }),
+  ];
+  const rand = rng(0xce27);
+  for (let i = 0; i < 1500; i++) {
+    const body = mutate(seeds[i % seeds.length], rand);
+    try {
+      const req = decodeRequest(body);
+      if (req.type === 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED') {
+        for (const c of req.constraints) if (c.kind === 'associated-certs') for (const b of c.certs) tryDecodeCert(b);
+      }
+    } catch (err) {
+      assert.ok(err instanceof WireError, `mutation ${i}: ${(err as Error).stack}`);
+    }
+  }
+});
+
+function tryDecodeCert(blob: Buffer): void {
+  try {
+    decodeVerifiedCertificate(blob);
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+  }
+}
