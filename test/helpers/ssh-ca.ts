@@ -32,7 +32,7 @@ export interface SignOptions {
 
 export function makeCa(dir: string, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519', name = 'ca'): TestCa {
   const keyPath = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', name, '-f', keyPath]);
+  execFileSync('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', name, '-f', keyPath]);
   const pubPath = `${keyPath}.pub`;
   const pub = fs.readFileSync(pubPath, 'utf8').trim().split(' ').slice(0, 2).join(' ');
   return {
