@@ -2,6 +2,7 @@
 // each handler runs one straight path and throws AgentRefusal to decline. The client gets
 // a bare SSH_AGENT_FAILURE and the reason goes to the log, as in OpenSSH's process_message.
 import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
+import { SESSION_BIND } from '../protocol/extensions';
 import { encodeExtensionFailure, encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
 import {
   messageName,
@@ -90,9 +91,14 @@ async function handle(body: Buffer, ctx: RequestContext): Promise<Buffer> {
   return (HANDLERS[req.type] as Handler<typeof req.type>)(req as never, ctx);
 }
 
-/** `query` and status@tt-agent reveal no keys, and `tt-agent` must still recognise a locked agent. */
+/**
+ * `query` and status@tt-agent reveal no keys, and `tt-agent` must still recognise a locked agent.
+ * session-bind@openssh.com is processed while locked too (as OpenSSH 10 does): refused, it
+ * would leave a forwarded connection looking like local use once the agent is unlocked.
+ */
 function answersWhileLocked(req: AgentRequest): boolean {
   if (req.type !== 'SSH_AGENTC_EXTENSION') return false;
   const ext = req.extension;
+  if (ext.kind === 'session-bind' || (ext.kind === 'malformed' && ext.name === SESSION_BIND)) return true;
   return ext.kind === 'query' || (ext.kind === 'other' && ext.name === STATUS_EXTENSION);
 }

@@ -31,6 +31,8 @@ export async function extension(req: RequestOf<'SSH_AGENTC_EXTENSION'>, ctx: Req
     case 'session-bind':
       return asKnownExtension(() => sessionBind(ext, ctx));
     case 'malformed':
+      // Even an unparsable bind makes the connection a bound one (OpenSSH: session_bind_attempted).
+      if (ext.name === SESSION_BIND) ctx.conn.bindAttempted = true;
       throw new ExtensionFailure(`malformed ${ext.name}: ${ext.reason}`);
     case 'other': {
       const handler = Object.hasOwn(PRIVATE_EXTENSIONS, ext.name) ? PRIVATE_EXTENSIONS[ext.name] : undefined;

@@ -4,10 +4,12 @@
 // and certificates the agent must not accept (forged CA signature, another key's certificate).
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, type JsonWebKey } from 'node:crypto';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeRequest, type DestinationConstraint } from '../../src/protocol/agent-messages';
+import { FrameDecoder, frame } from '../../src/protocol/framing';
 import { encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import { SshWriter } from '../../src/protocol/wire';
 import { startAgent, type RunningAgent } from '../helpers/agent';
@@ -117,3 +119,51 @@ test('certificates: a forged CA signature and a certificate of another key are r
   assert.ok(list.includes(cert), 'the certificate blob is listed');
   assert.ok(!list.includes(forged));
 });
+
+test('session-bind is processed while the agent is locked, so a forwarded connection stays bound after unlock', async () => {
+  const key = generateKeyPairSync('ed25519');
+  const hostKey = encodePublicKeyBlob({ kind: 'ed25519', key: Buffer.from(key.publicKey.export({ format: 'jwk' }).x!, 'base64url') });
+  const sid = randomBytes(32);
+  const sig = new SshWriter().string('ssh-ed25519').string(sign(null, sid, key.privateKey)).toBuffer();
+  const bind = extension('session-bind@openssh.com', new SshWriter().string(hostKey).string(sid).string(sig).bool(true).toBuffer());
+  const lock = (code: number) => new SshWriter().uint8(code).string('lock pass').toBuffer();
+  const forwarded = await Conn.open(agent.sock);
+  try {
+    assert.deepEqual(await agentCall(agent.sock, lock(22)), Buffer.of(SSH_AGENT_SUCCESS));
+    assert.deepEqual(await forwarded.call(bind), Buffer.of(SSH_AGENT_SUCCESS), 'bound while locked');
+    assert.deepEqual(await agentCall(agent.sock, lock(23)), Buffer.of(SSH_AGENT_SUCCESS));
+    // After unlock the channel is still a forwarded one: it may not load modules.
+    const load = new SshWriter().uint8(20).string('/usr/lib/softhsm/libsofthsm2.so').string('').toBuffer();
+    assert.deepEqual(await forwarded.call(load), Buffer.of(SSH_AGENT_FAILURE));
+    await agent.waitForLog(/refusing to load module "\/usr\/lib\/softhsm\/libsofthsm2.so" from a forwarded connection/);
+  } finally {
+    forwarded.close();
+  }
+});
+
+/** One connection kept open across requests (replies in order). */
+class Conn {
+  private readonly decoder = new FrameDecoder();
+  private readonly waiting: ((b: Buffer) => void)[] = [];
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d) => {
+      for (const body of this.decoder.push(d)) this.waiting.shift()?.(body);
+    });
+  }
+  static open(sock: string): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const s = net.createConnection(sock);
+      s.once('connect', () => resolve(new Conn(s)));
+      s.once('error', reject);
+    });
+  }
+  call(body: Buffer): Promise<Buffer> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.socket.write(frame(body));
+    });
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
