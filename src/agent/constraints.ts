@@ -23,7 +23,8 @@ export function toIdentityConstraints(list: readonly KeyConstraint[], defaultLif
       case 'maxsign':
         throw new AgentRefusal('maximum-signatures constraint (XMSS keys) is not supported');
       case 'associated-certs':
-        throw new AgentRefusal('associated-certs-v00@openssh.com constraint is not supported');
+        // Only token keys take certificates this way (PROTOCOL.agent); handle-smartcard takes it out first.
+        throw new AgentRefusal('associated-certs-v00@openssh.com is only valid when adding token keys');
       case 'sk-provider':
         throw new AgentRefusal('security keys (sk-provider@openssh.com) are not supported');
     }

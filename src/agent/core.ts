@@ -197,10 +197,12 @@ async function closeProvider(provider: TokenProvider, log: AgentLog): Promise<vo
 // Every signature logs this (at debug level): a SHA-256 per signature is worth saving.
 const descriptions = new WeakMap<object, string>();
 
-export function describeIdentity(id: Pick<Identity, 'blob' | 'publicKey' | 'comment'>): string {
+export function describeIdentity(id: Pick<Identity, 'blob' | 'publicKey' | 'comment' | 'certificate'>): string {
   let d = descriptions.get(id);
   if (d === undefined) {
-    d = `${sshKeyType(id.publicKey)} ${fingerprintSha256(id.blob)} ${JSON.stringify(id.comment)}`;
+    const type = id.certificate ? `${id.certificate.type} (key id ${JSON.stringify(id.certificate.keyId)})` : sshKeyType(id.publicKey);
+    // The key's fingerprint for both, as ssh-add -l shows it.
+    d = `${type} ${fingerprintSha256(id.certificate?.keyBlob ?? id.blob)} ${JSON.stringify(id.comment)}`;
     descriptions.set(id, d);
   }
   return d;

@@ -6,15 +6,18 @@
 // anywhere.
 import type { DestinationConstraint, DestinationHop } from '../protocol/constraints';
 import { SshReader } from '../protocol/wire';
-import type { ConnectionState } from './session';
+import { checkHostCertificate } from './host-cert-match';
+import type { ConnectionState, SessionBind } from './session';
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
 const SSH2_MSG_USERAUTH_REQUEST = 50;
 
-function hopHasKey(hop: DestinationHop, keyBlob: Buffer): boolean {
-  // Host certificates (is_ca) are not supported: only plain host keys match.
-  return hop.keys.some((k) => !k.isCa && k.keyBlob.equals(keyBlob));
+/** Does this constraint hop name the bound host: its plain key, or (is_ca) the CA of its certificate? */
+function hopHasKey(hop: DestinationHop, bound: SessionBind): boolean {
+  const cert = bound.hostCert;
+  if (!cert) return hop.keys.some((k) => !k.isCa && k.keyBlob.equals(bound.hostKeyBlob));
+  return hop.keys.some((k) => k.isCa && k.keyBlob.equals(cert.signatureKey) && checkHostCertificate(cert, hop.hostname).ok);
 }
 
 function hopIsUnset(hop: DestinationHop): boolean {
@@ -30,8 +33,8 @@ function userMatches(user: string, pattern: string): boolean {
 /** One hop from `from` (null: the origin) to `to` (null: anywhere beyond) is allowed by some constraint. */
 function hopPermitted(
   constraints: readonly DestinationConstraint[],
-  from: Buffer | null,
-  to: Buffer | null,
+  from: SessionBind | null,
+  to: SessionBind | null,
   user: string | null,
 ): boolean {
   return constraints.some((d) => {
@@ -54,21 +57,21 @@ export function identityPermitted(
   if (constraints.length === 0) return { ok: true };
   if (conn.bindAttempted && conn.binds.length === 0) return { ok: false, reason: 'an earlier session-bind on this connection failed' };
   if (conn.binds.length === 0) return { ok: true };
-  let from: Buffer | null = null;
+  let from: SessionBind | null = null;
   for (let i = 0; i < conn.binds.length; i++) {
     const b = conn.binds[i];
     const last = i === conn.binds.length - 1;
     // Only the final, non-forwarding hop is the login the user name belongs to.
     const testUser = last && !b.isForwarding ? user : null;
-    if (!hopPermitted(constraints, from, b.hostKeyBlob, testUser)) {
+    if (!hopPermitted(constraints, from, b, testUser)) {
       return { ok: false, reason: `hop ${i + 1} of ${conn.binds.length} is not a permitted destination` };
     }
-    from = b.hostKeyBlob;
+    from = b;
   }
   // A forwarded connection only sees keys it may use for a further hop: keys allowed *to* the
   // last host but not beyond it stay hidden there.
   const lastBind = conn.binds[conn.binds.length - 1];
-  if (lastBind.isForwarding && user === null && !hopPermitted(constraints, lastBind.hostKeyBlob, null, null)) {
+  if (lastBind.isForwarding && user === null && !hopPermitted(constraints, lastBind, null, null)) {
     return { ok: false, reason: 'permitted at the forwarding host but not beyond it' };
   }
   return { ok: true };

@@ -2,9 +2,10 @@
 // each handler runs one straight path and throws AgentRefusal to decline. The client gets
 // a bare SSH_AGENT_FAILURE and the reason goes to the log, as in OpenSSH's process_message.
 import { decodeRequest, type AgentRequest } from '../protocol/agent-requests';
-import { encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
+import { encodeExtensionFailure, encodeFailure, encodeIdentitiesAnswer } from '../protocol/agent-responses';
 import { messageName } from '../protocol/message-numbers';
 import type { RequestContext, RequestOf } from './context';
+import { ExtensionFailure } from './extension-failure';
 import { extension } from './handle-extension';
 import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } from './handle-identities';
 import { lockAgent, unlockAgent } from './handle-lock';
@@ -44,7 +45,7 @@ export async function dispatch(body: Buffer, ctx: RequestContext): Promise<Buffe
     const name = messageName(code);
     if (err instanceof AgentRefusal) ctx.core.log(err.level, `${name} refused: ${err.message}`);
     else ctx.core.log('error', `${name} failed: ${describeError(err)}`);
-    return encodeFailure();
+    return err instanceof ExtensionFailure ? encodeExtensionFailure() : encodeFailure();
   } finally {
     // A PIN, passphrase or private key may sit in any request, refused ones included (an
     // unlock-token@tt-agent sent while locked): every body is wiped once answered. Handlers

@@ -3,10 +3,11 @@
 // "status@tt-agent", which lets `tt-agent` recognise a live tt-agent and report on it.
 import { encodeExtensionResponse, encodeQueryResponse, encodeSuccess } from '../protocol/agent-responses';
 import { EXTENSION_QUERY, SESSION_BIND, type AgentExtension } from '../protocol/extensions';
-import { decodePublicKeyBlob } from '../protocol/key-blob';
 import { verifySshSignature } from '../protocol/verify';
 import { SshReader, SshWriter } from '../protocol/wire';
 import type { RequestContext, RequestOf } from './context';
+import { asKnownExtension, ExtensionFailure } from './extension-failure';
+import { decodeBoundHostKey } from './host-key';
 import { AgentRefusal, describeError } from './refusal';
 import { MAX_SESSION_BINDS } from './session';
 import { agentStatus, STATUS_EXTENSION } from './status';
@@ -28,10 +29,14 @@ export async function extension(req: RequestOf<'SSH_AGENTC_EXTENSION'>, ctx: Req
     case 'query':
       return encodeQueryResponse(SUPPORTED_EXTENSIONS);
     case 'session-bind':
-      return sessionBind(ext, ctx);
+      return asKnownExtension(() => sessionBind(ext, ctx));
+    case 'malformed':
+      // Even an unparsable bind makes the connection a bound one (OpenSSH: session_bind_attempted).
+      if (ext.name === SESSION_BIND) ctx.conn.bindAttempted = true;
+      throw new ExtensionFailure(`malformed ${ext.name}: ${ext.reason}`);
     case 'other': {
       const handler = Object.hasOwn(PRIVATE_EXTENSIONS, ext.name) ? PRIVATE_EXTENSIONS[ext.name] : undefined;
-      if (handler) return handler(ext.body, ctx);
+      if (handler) return asKnownExtension(() => handler(ext.body, ctx));
       throw new AgentRefusal(`unsupported extension ${JSON.stringify(ext.name.slice(0, 64))}`, 'debug');
     }
   }
@@ -41,9 +46,9 @@ function sessionBind(ext: Extract<AgentExtension, { kind: 'session-bind' }>, { c
   // Recorded before any check: a failed bind must leave the connection unusable for
   // destination-restricted keys rather than looking like local use.
   conn.bindAttempted = true;
-  let hostKey;
+  let hostKey, hostCert;
   try {
-    hostKey = decodePublicKeyBlob(Buffer.from(ext.hostKey));
+    ({ hostKey, hostCert } = decodeBoundHostKey(Buffer.from(ext.hostKey)));
   } catch (err) {
     throw new AgentRefusal(`session-bind with an unusable host key: ${describeError(err)}`);
   }
@@ -65,6 +70,7 @@ function sessionBind(ext: Extract<AgentExtension, { kind: 'session-bind' }>, { c
   conn.binds.push({
     hostKeyBlob: Buffer.from(ext.hostKey),
     hostKey,
+    hostCert,
     sessionId: Buffer.from(ext.sessionId),
     isForwarding: ext.isForwarding,
   });

@@ -1,6 +1,7 @@
 // SSH_AGENTC_REQUEST_IDENTITIES, SSH_AGENTC_ADD_IDENTITY / _ADD_ID_CONSTRAINED,
 // SSH_AGENTC_REMOVE_IDENTITY and SSH_AGENTC_REMOVE_ALL_IDENTITIES.
 import { encodeIdentitiesAnswer, encodeSuccess } from '../protocol/agent-responses';
+import { decodeVerifiedCertificate, type SshCertificate } from '../protocol/certificate';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
@@ -26,9 +27,20 @@ export function addIdentity(req: RequestOf<'SSH_AGENTC_ADD_IDENTITY' | 'SSH_AGEN
   } catch (err) {
     throw new AgentRefusal(`private key rejected: ${describeError(err)}`);
   }
+  // A certificate key (ssh-add FILE with FILE-cert.pub beside it) is listed as the
+  // certificate and signs with the key; the plain key is a separate identity of its own.
+  let certificate: SshCertificate | undefined;
+  if (req.key.certificate) {
+    try {
+      certificate = decodeVerifiedCertificate(req.key.certificate.blob);
+    } catch (err) {
+      throw new AgentRefusal(`certificate rejected: ${describeError(err)}`);
+    }
+  }
   const identity = {
-    blob: encodePublicKeyBlob(req.key.publicKey),
+    blob: certificate ? certificate.blob : encodePublicKeyBlob(req.key.publicKey),
     publicKey: req.key.publicKey,
+    certificate,
     comment: req.key.comment,
     source: { kind: 'soft' as const, key },
     constraints,

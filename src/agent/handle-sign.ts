@@ -1,5 +1,7 @@
 // SSH_AGENTC_SIGN_REQUEST: look the key up by its exact blob, apply its constraints
 // (destination, then confirm), then sign in-process (soft key) or through its provider.
+// A certificate identity signs with its certified key: the signature is the plain key's
+// (rsa-sha2-256/512 for RSA certificates as the flags ask), only the listed blob differs.
 import { encodeSignResponse } from '../protocol/agent-responses';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { signatureAlgorithm } from '../protocol/signature';
@@ -25,7 +27,7 @@ export async function signRequest(
     signature =
       id.source.kind === 'soft'
         ? await id.source.key.sign(req.data, req.flags)
-        : await id.source.provider.sign(id.blob, req.data, req.flags);
+        : await id.source.provider.sign(id.certificate?.keyBlob ?? id.blob, req.data, req.flags);
   } catch (err) {
     const where = id.source.kind === 'token' ? ` on token ${JSON.stringify(id.source.token)}` : '';
     throw new AgentRefusal(`signing with ${describeIdentity(id)}${where} failed: ${describeError(err)}`, 'error');
@@ -35,7 +37,8 @@ export async function signRequest(
 }
 
 async function confirmUse(id: Identity, { core }: RequestContext): Promise<void> {
-  const prompt = `Allow use of key ${id.comment}?\nKey fingerprint ${fingerprintSha256(id.blob)}.`;
+  // A certificate shows its key's fingerprint, as ssh-add -l and OpenSSH's agent show it.
+  const prompt = `Allow use of key ${id.comment}?\nKey fingerprint ${fingerprintSha256(id.certificate?.keyBlob ?? id.blob)}.`;
   const answer = await core.config.confirm(prompt);
   if (!answer.allowed) throw new AgentRefusal(`use of ${describeIdentity(id)} not confirmed: ${answer.reason ?? 'denied'}`);
   // The question may have taken minutes: the key may be gone or the agent locked since.

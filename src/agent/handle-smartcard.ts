@@ -8,10 +8,11 @@ import { checkModule } from './allowlist';
 import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
-import type { Identity, IdentityConstraints } from './identities';
+import type { IdentityConstraints } from './identities';
 import type { ProviderFactory, TokenLoadReport } from './provider';
 import { AgentRefusal, describeError } from './refusal';
 import { refusedKey } from './key-policy';
+import { splitAssociatedCerts, tokenIdentities, type AssociatedCerts } from './token-certs';
 
 /** Module path and optional URI from the reader id of the request. */
 export function parseReaderId(readerId: string): { modulePath: string; uri?: string } {
@@ -54,9 +55,10 @@ export async function addSmartcardKey(
   const check = await checkModule(requested, core.config.allowlist);
   if (!check.ok) return refuse(requested, `refusing to load: ${check.reason}`, check.realPath);
   const modulePath = check.realPath;
-  const constraints = toIdentityConstraints(req.constraints, core.config.defaultLifetime);
+  const { rest, associated } = splitAssociatedCerts(req.constraints, core.log.bind(core));
+  const constraints = toIdentityConstraints(rest, core.config.defaultLifetime);
 
-  return core.withModule(modulePath, () => loadModule(ctx, factory, modulePath, req.pin, uri, constraints));
+  return core.withModule(modulePath, () => loadModule(ctx, factory, modulePath, req.pin, uri, constraints, associated));
 }
 
 async function loadModule(
@@ -66,6 +68,7 @@ async function loadModule(
   pin: Buffer,
   uri: string | undefined,
   constraints: IdentityConstraints,
+  associated?: AssociatedCerts,
 ): Promise<Buffer> {
   const existing = core.providers.get(modulePath);
   const provider = existing?.provider ?? factory(modulePath);
@@ -83,15 +86,19 @@ async function loadModule(
   // touches the keys it already gave: their constraints (-c, -h, -t) stay as the first add set
   // them. Loosening one means removing the module first (ssh-add -e), as in OpenSSH, which
   // refuses a second add of a loaded provider outright.
-  const fresh = loaded.identities.filter((t) => !core.identities.get(t.blob));
-  const weak = fresh.filter((t) => refusedKey(t.publicKey));
-  for (const t of weak) core.log('warn', `key ${JSON.stringify(t.comment)} on token ${JSON.stringify(t.token)} not added: ${refusedKey(t.publicKey)}`);
-  const adding = fresh.filter((t) => !refusedKey(t.publicKey));
-  if (adding.length === 0) {
+  const usable = loaded.identities.filter((t) => {
+    const weak = refusedKey(t.publicKey);
+    if (weak) core.log('warn', `key ${JSON.stringify(t.comment)} on token ${JSON.stringify(t.token)} not added: ${weak}`);
+    return !weak;
+  });
+  const identities = tokenIdentities(usable, provider, constraints, associated, core.log.bind(core)).filter((id) => !core.identities.get(id.blob));
+  if (identities.length === 0) {
     if (!existing) await provider.close().catch(() => undefined);
     const why = existing
       ? `module ${modulePath} is already loaded and its keys keep their constraints; remove it first (ssh-add -e) to add it again`
-      : `no usable keys on the tokens of ${modulePath}`;
+      : associated?.certOnly
+        ? `no certificate matched a key on the tokens of ${modulePath}` // OpenSSH: failure when nothing was added
+        : `no usable keys on the tokens of ${modulePath}`;
     core.recordLoad({ modulePath, tokens: loaded.report, error: why });
     throw new AgentRefusal(why);
   }
@@ -99,17 +106,10 @@ async function loadModule(
   const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };
   entry.reports = loaded.report;
   core.providers.set(modulePath, entry);
-  for (const t of adding) {
-    const id: Identity = {
-      blob: Buffer.from(t.blob),
-      publicKey: t.publicKey,
-      comment: t.comment,
-      source: { kind: 'token', provider, token: t.token },
-      constraints,
-    };
-    core.identities.add(id);
-  }
-  core.log('info', `added ${adding.length} key(s) from ${modulePath}${describeConstraints(constraints)}`);
+  for (const id of identities) core.identities.add(id);
+  const certs = identities.filter((id) => id.certificate).length;
+  const what = `${identities.length - certs} key(s)${certs ? ` and ${certs} certificate(s)` : ''}`;
+  core.log('info', `added ${what} from ${modulePath}${describeConstraints(constraints)}`);
   return encodeSuccess();
 }
 

@@ -1,6 +1,7 @@
 // The agent's identity table: every key it can sign with, soft (from `ssh-add FILE`) or on a
 // token (through a TokenProvider), keyed by the exact public key blob as clients send it back
 // in SSH_AGENTC_SIGN_REQUEST. Insertion order is the listing order, as in OpenSSH.
+import type { SshCertificate } from '../protocol/certificate';
 import type { DestinationConstraint } from '../protocol/constraints';
 import type { PublicKey } from '../protocol/public-key';
 import type { TokenProvider } from './provider';
@@ -18,8 +19,12 @@ export interface IdentityConstraints {
 }
 
 export interface Identity {
+  /** What the agent lists and clients name: the plain key blob, or the certificate blob. */
   blob: Buffer;
+  /** The key that signs (for a certificate, the certified key). */
   publicKey: PublicKey;
+  /** Set for a certificate identity; its `keyBlob` is the plain key the token signs with. */
+  certificate?: SshCertificate;
   comment: string;
   source: KeySource;
   constraints: IdentityConstraints;

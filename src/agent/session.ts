@@ -1,10 +1,14 @@
 // What the agent knows about one client connection: the session-bind@openssh.com records
 // `ssh` sent on it (one per hop; OpenSSH PROTOCOL.agent "session-bind extension").
+import type { SshCertificate } from '../protocol/certificate';
 import type { PublicKey } from '../protocol/public-key';
 
 export interface SessionBind {
   hostKeyBlob: Buffer;
+  /** The key that signed the session: the host key, or the key a host certificate certifies. */
   hostKey: PublicKey;
+  /** Set when the server presented a host certificate (matched against is_ca keyspecs). */
+  hostCert?: SshCertificate;
   sessionId: Buffer;
   isForwarding: boolean;
 }

@@ -23,6 +23,8 @@ export interface KeyStatus {
   expiresAt: string | null;
   confirm: boolean;
   destinations: number;
+  /** For a certificate identity: its key id. */
+  keyId?: string;
 }
 
 export interface AgentStatus {
@@ -96,8 +98,9 @@ export async function agentStatus(core: AgentCore, full: boolean): Promise<Agent
 function keyStatus(id: Identity): KeyStatus {
   const src = id.source;
   return {
-    type: sshKeyType(id.publicKey),
+    type: id.certificate?.type ?? sshKeyType(id.publicKey),
     fingerprint: fingerprintSha256(id.blob),
+    ...(id.certificate ? { keyId: id.certificate.keyId } : {}),
     comment: id.comment,
     source: src.kind === 'soft' ? 'file' : `token ${src.token} (${src.provider.modulePath})`,
     ...(src.kind === 'token' ? { token: src.token, modulePath: src.provider.modulePath } : {}),

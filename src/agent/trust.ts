@@ -31,7 +31,7 @@ function boundMayAsk(req: AgentRequest, allowRemoteModules: boolean): boolean {
       // CVE-2023-38408: only when the owner opted in (-O allow-remote-pkcs11).
       return allowRemoteModules;
     case 'SSH_AGENTC_EXTENSION':
-      return req.extension.kind === 'session-bind' || req.extension.kind === 'query';
+      return isSessionBind(req) || req.extension.kind === 'query';
     default:
       return false;
   }
@@ -71,6 +71,11 @@ export function noteBindAttempt(body: Buffer, conn: ConnectionState): void {
 export function answersWhileLocked(req: AgentRequest, statusName: string): boolean {
   if (req.type === 'SSH_AGENTC_UNLOCK') return true;
   if (req.type !== 'SSH_AGENTC_EXTENSION') return false;
+  return isSessionBind(req) || (req.extension.kind === 'other' && req.extension.name === statusName);
+}
+
+/** A session-bind, well-formed or not (a malformed one still fails as a known extension). */
+function isSessionBind(req: Extract<AgentRequest, { type: 'SSH_AGENTC_EXTENSION' }>): boolean {
   const ext = req.extension;
-  return ext.kind === 'session-bind' || (ext.kind === 'other' && ext.name === statusName);
+  return ext.kind === 'session-bind' || (ext.kind === 'malformed' && ext.name === SESSION_BIND);
 }

@@ -1,10 +1,11 @@
-// `tt-agent add [MODULE|URI] [-t LIFE] [-c] [-h DEST [-H FILE]] [--no-pin]`: what
+// `tt-agent add [MODULE|URI] [-t LIFE] [-c] [-h DEST [-H FILE]] [--cert FILE] [--no-pin]`: what
 // `ssh-add -s MODULE` does — one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN
 // inside — and then, because the protocol answers only SUCCESS or FAILURE, the agent's
 // status@tt-agent report for the module says per token what was added and why something was not.
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { KeyConstraint } from '../protocol/constraints';
+import type { CertFile } from './add-certs';
 import { AgentClient, queryAgentStatus } from './agent-client';
 import { UserError } from './errors';
 
@@ -16,6 +17,9 @@ interface AddArgs {
   knownHosts?: string | string[];
   pin?: boolean;
   rememberPin?: boolean;
+  cert?: string | string[];
+  certDir?: string | string[];
+  certOnly?: boolean;
 }
 
 /** What status@tt-agent says about a module's last load (see the report's note to the agent side). */
@@ -58,9 +62,17 @@ export const command: CommandModule<object, AddArgs> = {
       })
       .option('pin', { type: 'boolean', default: true, describe: 'ask for the PIN; --no-pin loads public keys only and logs in later' })
       .option('remember-pin', { type: 'boolean', describe: 'store the PIN in the OS keyring for the tokens that loaded (tt-agent forget-pin removes it)' })
+      .option('cert', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'an OpenSSH certificate (*-cert.pub) for a key on the token, added next to it (repeatable), as ssh-add -s MODULE CERT',
+      })
+      .option('cert-dir', { type: 'string', requiresArg: true, describe: 'add every *-cert.pub in this directory whose key is on the token (repeatable)' })
+      .option('C', { alias: 'cert-only', type: 'boolean', describe: 'add only the certificates, not the plain token keys (as ssh-add -C)' })
       .example('tt-agent add opensc', "the card's keys, asking for its PIN")
       .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours')
-      .example("tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins') as Argv<AddArgs>,
+      .example("tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins')
+      .example('tt-agent add opensc --cert ~/.ssh/card-cert.pub', "the card's keys and the CA's certificate for one of them") as Argv<AddArgs>,
   handler: async (argv) => {
     const { resolveModuleSpec } = await import('../pkcs11/resolve');
     const resolved = resolveModuleSpec(argv.module);
@@ -70,6 +82,7 @@ export const command: CommandModule<object, AddArgs> = {
     const modulePath = path.resolve(resolved.modulePath);
     const readerId = resolved.uri ? withModulePath(resolved.uri.text, modulePath) : modulePath;
     const constraints = await buildConstraints(argv);
+    const certs = await certificateConstraint(argv, constraints);
 
     // Connect first: no point asking for a PIN when there is no agent to hand it to.
     const client = await AgentClient.connect();
@@ -102,6 +115,7 @@ export const command: CommandModule<object, AddArgs> = {
     const report = await lastReport(status, modulePath);
     if (reply.type === 'SSH_AGENT_SUCCESS') {
       printReport(report, modulePath);
+      if (certs.length > 0) await reportCerts(client.socketPath, certs);
       if (argv.rememberPin && pin.length > 0) await rememberFor(report, pin);
       pin.fill(0);
       return;
@@ -132,6 +146,37 @@ function withModulePath(uriText: string, modulePath: string): string {
   if (/[?&]module-path=/.test(uriText)) return uriText;
   const encoded = encodeURIComponent(modulePath).replace(/%2F/g, '/');
   return `${uriText}${uriText.includes('?') ? '&' : '?'}module-path=${encoded}`;
+}
+
+/** --cert / --cert-dir / -C: the associated-certs constraint, appended last (as ssh-add does). */
+async function certificateConstraint(argv: AddArgs, constraints: KeyConstraint[]): Promise<CertFile[]> {
+  const files = asList(argv.cert);
+  const dirs = asList(argv.certDir);
+  if (files.length === 0 && dirs.length === 0) {
+    if (argv.certOnly) throw new UserError('-C adds only certificates, but no --cert or --cert-dir was given', 'Name the certificates with --cert FILE or --cert-dir DIR.', 2);
+    return [];
+  }
+  const { readCertificates } = await import('./add-certs');
+  const certs = readCertificates(files, dirs, (line) => process.stderr.write(`tt-agent: ${line}\n`));
+  if (certs.length === 0) {
+    if (argv.certOnly) throw new UserError('no usable certificate to add', 'Check the --cert files or the --cert-dir directory.', 2);
+    return [];
+  }
+  constraints.push({ kind: 'associated-certs', certOnly: argv.certOnly === true, certs: certs.map((c) => c.cert.blob) });
+  return certs;
+}
+
+/** Which of the certificates the agent now lists (the reply to the add does not say). */
+async function reportCerts(socketPath: string, certs: CertFile[]): Promise<void> {
+  const { reportCertificates } = await import('./add-certs');
+  const client = await AgentClient.connect(socketPath);
+  try {
+    const reply = await client.call({ type: 'SSH_AGENTC_REQUEST_IDENTITIES' }, 'SSH_AGENT_IDENTITIES_ANSWER');
+    const listed = reply.type === 'SSH_AGENT_IDENTITIES_ANSWER' ? reply.identities.map((i) => i.blob) : [];
+    reportCertificates(certs, listed, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`tt-agent: ${l}\n`));
+  } finally {
+    client.close();
+  }
 }
 
 /** yargs gives a repeated option as an array and a single one as a string. */

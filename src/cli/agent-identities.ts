@@ -1,7 +1,8 @@
 // `tt-agent list` without a module: the agent's identities, as `ssh-add -l` prints them
 // (bits, SHA256 fingerprint, comment, type), each followed by where the key lives when the
 // agent is a tt-agent (a token label and module, or a file key).
-import { decodePublicKeyBlob } from '../protocol/key-blob';
+import { decodeCertificate } from '../protocol/certificate';
+import { decodePublicKeyBlob, isCertificateType, peekKeyType } from '../protocol/key-blob';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { keyBits, sshKeyType, type PublicKey } from '../protocol/public-key';
 import { authorizedKeysLine } from '../protocol/authorized-keys';
@@ -44,38 +45,70 @@ export async function listAgentIdentities(opts: ListOptions = {}): Promise<numbe
   const where = new Map((status?.keys ?? []).map((k) => [k.fingerprint, k.source]));
   if (opts.json) {
     const rows = identities.map((id) => {
-      const pk = tryDecode(id.blob);
-      const fingerprint = fingerprintSha256(id.blob);
+      const k = tryDecode(id.blob);
+      const pk = k?.publicKey;
       return {
-        type: pk ? sshKeyType(pk) : null,
+        type: k?.type ?? null,
         bits: pk ? keyBits(pk) : null,
-        fingerprint,
+        fingerprint: k?.fingerprint ?? fingerprintSha256(id.blob),
         comment: id.comment,
-        source: where.get(fingerprint) ?? null,
-        publicKey: pk ? authorizedKeysLine(pk) : null,
+        source: where.get(fingerprintSha256(id.blob)) ?? null,
+        publicKey: k?.line('') ?? null,
+        ...(k?.keyId !== undefined ? { keyId: k.keyId } : {}),
       };
     });
     out.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
   }
   for (const id of identities) {
-    const pk = tryDecode(id.blob);
-    const fp = fingerprintSha256(id.blob);
+    const k = tryDecode(id.blob);
+    const fp = k?.fingerprint ?? fingerprintSha256(id.blob);
     if (opts.publicKeys) {
-      out.write(pk ? `${authorizedKeysLine(pk, id.comment)}\n` : `# ${fp} ${id.comment} (unsupported key type)\n`);
+      out.write(k ? `${k.line(id.comment)}\n` : `# ${fp} ${id.comment} (unsupported key type)\n`);
       continue;
     }
-    const source = where.get(fp);
-    const line = pk ? `${keyBits(pk)} ${fp} ${id.comment} (${LIST_TYPE[pk.kind]})` : `? ${fp} ${id.comment} (unknown type)`;
+    const source = where.get(fingerprintSha256(id.blob));
+    const line = k ? `${keyBits(k.publicKey)} ${fp} ${id.comment} (${k.listType})` : `? ${fp} ${id.comment} (unknown type)`;
     out.write(`${line}${source ? `  [${source}]` : ''}\n`);
   }
   return 0;
 }
 
-/** Undefined for a key type we do not know (a certificate, an sk- key from another agent). */
-function tryDecode(blob: Buffer): PublicKey | undefined {
+interface DecodedIdentity {
+  publicKey: PublicKey;
+  /** SSH type name: the key's, or the certificate's. */
+  type: string;
+  /** As ssh-add -l shows it: ECDSA, or ECDSA-CERT for a certificate. */
+  listType: string;
+  /** The key's fingerprint (a certificate shows its key's, as ssh-add -l does). */
+  fingerprint: string;
+  keyId?: string;
+  line(comment: string): string;
+}
+
+/** Undefined for a key type we do not know (an sk- key from another agent, say). */
+function tryDecode(blob: Buffer): DecodedIdentity | undefined {
   try {
-    return decodePublicKeyBlob(blob);
+    if (isCertificateType(peekKeyType(blob))) {
+      const cert = decodeCertificate(blob);
+      const text = `${cert.type} ${blob.toString('base64')}`;
+      return {
+        publicKey: cert.publicKey,
+        type: cert.type,
+        listType: `${LIST_TYPE[cert.publicKey.kind]}-CERT`,
+        fingerprint: fingerprintSha256(cert.keyBlob),
+        keyId: cert.keyId,
+        line: (comment) => (comment ? `${text} ${comment}` : text),
+      };
+    }
+    const pk = decodePublicKeyBlob(blob);
+    return {
+      publicKey: pk,
+      type: sshKeyType(pk),
+      listType: LIST_TYPE[pk.kind],
+      fingerprint: fingerprintSha256(blob),
+      line: (comment) => authorizedKeysLine(pk, comment || undefined),
+    };
   } catch {
     return undefined;
   }

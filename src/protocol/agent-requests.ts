@@ -18,6 +18,7 @@ import {
   SSH_AGENTC_UNLOCK,
 } from './message-numbers';
 import type { JsonWebKey } from 'node:crypto';
+import type { SshCertificate } from './certificate';
 import { readPrivateKey, UnsupportedKeyTypeError, writePrivateKey, type PrivateKeyMaterial } from './private-key';
 import { SshReader, SshWriter, WireError } from './wire';
 
@@ -49,7 +50,7 @@ export type AgentRequest =
   | { type: 'SSH_AGENTC_LOCK'; passphrase: Buffer }
   | { type: 'SSH_AGENTC_UNLOCK'; passphrase: Buffer }
   | { type: 'SSH_AGENTC_EXTENSION'; extension: AgentExtension }
-  /** Well-formed request the agent cannot serve, e.g. a certificate key in ADD_IDENTITY. */
+  /** Well-formed request the agent cannot serve, e.g. a key type it does not know in ADD_IDENTITY. */
   | { type: 'unsupported'; code: number; reason: string }
   /** A message number this protocol does not define; the agent answers SSH_AGENT_FAILURE. */
   | { type: 'unknown'; code: number };
@@ -58,6 +59,8 @@ export type AgentRequest =
 export interface PrivateKeyInput {
   jwk: JsonWebKey;
   comment: string;
+  /** A certificate (blob or decoded) for this key: the key is then added as that certificate. */
+  certificate?: Buffer | SshCertificate;
 }
 
 export type AgentRequestInput =

@@ -19,9 +19,11 @@ export const RESTRICT_DESTINATION_V00 = 'restrict-destination-v00@openssh.com';
 export const ASSOCIATED_CERTS_V00 = 'associated-certs-v00@openssh.com';
 export const SK_PROVIDER = 'sk-provider@openssh.com';
 
-// Same bounds as OpenSSH's agent (AGENT_MAX_DEST_CONSTRAINTS, AGENT_MAX_EXT_CERTS).
+// Same bounds as OpenSSH's agent (AGENT_MAX_DEST_CONSTRAINTS, AGENT_MAX_EXT_CERTS, and
+// since 10.x AGENT_USER_CONSTRAINT_MAX_LEN: a user pattern is matched on every signature).
 const MAX_DEST_CONSTRAINTS = 1024;
 const MAX_EXT_CERTS = 1024;
+export const MAX_DEST_USER_BYTES = 256;
 
 export interface DestinationKeySpec {
   keyBlob: Buffer;
@@ -120,6 +122,8 @@ function readDestinationConstraint(r: SshReader): DestinationConstraint {
 // string user / string hostname / string reserved / { string key_blob / bool is_ca }*
 function readHop(r: SshReader): DestinationHop {
   const user = r.stringUtf8('hop user');
+  const userBytes = Buffer.byteLength(user, 'utf8'); // strict UTF-8: the bytes on the wire
+  if (userBytes > MAX_DEST_USER_BYTES) throw new WireError(`destination user pattern of ${userBytes} bytes (at most ${MAX_DEST_USER_BYTES})`);
   const hostname = r.stringUtf8('hop hostname');
   if (r.string('reserved').length !== 0) throw new WireError('destination hop has unsupported extensions');
   const keys: DestinationKeySpec[] = [];

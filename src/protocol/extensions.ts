@@ -21,27 +21,41 @@ export type AgentExtension =
       /** True when this connection is a forwarded agent channel, not the user's own ssh. */
       isForwarding: boolean;
     }
+  /** A known extension whose body does not parse: the agent answers SSH_AGENT_EXTENSION_FAILURE. */
+  | { kind: 'malformed'; name: string; reason: string }
   | { kind: 'other'; name: string; body: Buffer };
 
 export function readExtension(r: SshReader): AgentExtension {
   const name = r.stringUtf8('extension name');
   if (name === EXTENSION_QUERY) {
-    r.expectEnd('query extension');
+    if (!r.atEnd) return { kind: 'malformed', name, reason: `${r.rest().length} unexpected bytes after query` };
     return { kind: 'query' };
   }
   if (name === SESSION_BIND) {
-    // string hostkey / string session_identifier / string signature / bool is_forwarding
-    const hostKey = r.string('session-bind host key');
-    const sessionId = r.string('session-bind session identifier');
-    const signature = r.string('session-bind signature');
-    const isForwarding = r.bool();
-    r.expectEnd('session-bind extension');
-    if (sessionId.length === 0 || sessionId.length > MAX_SESSION_ID) {
-      throw new WireError(`session-bind session identifier of ${sessionId.length} bytes`);
+    // A malformed body is still a request for a known extension, which fails as such
+    // (OpenSSH's process_extension), not a malformed message.
+    const body = r.rest();
+    try {
+      return readSessionBind(new SshReader(body));
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      return { kind: 'malformed', name, reason: err.message };
     }
-    return { kind: 'session-bind', hostKey, sessionId, signature, isForwarding };
   }
   return { kind: 'other', name, body: r.rest() };
+}
+
+// string hostkey / string session_identifier / string signature / bool is_forwarding
+function readSessionBind(r: SshReader): AgentExtension {
+  const hostKey = r.string('session-bind host key');
+  const sessionId = r.string('session-bind session identifier');
+  const signature = r.string('session-bind signature');
+  const isForwarding = r.bool();
+  r.expectEnd('session-bind extension');
+  if (sessionId.length === 0 || sessionId.length > MAX_SESSION_ID) {
+    throw new WireError(`session-bind session identifier of ${sessionId.length} bytes`);
+  }
+  return { kind: 'session-bind', hostKey, sessionId, signature, isForwarding };
 }
 
 export function writeExtension(w: SshWriter, ext: AgentExtension): SshWriter {
@@ -52,6 +66,8 @@ export function writeExtension(w: SshWriter, ext: AgentExtension): SshWriter {
       return w.string(SESSION_BIND).string(ext.hostKey).string(ext.sessionId).string(ext.signature).bool(ext.isForwarding);
     case 'other':
       return w.string(ext.name).raw(ext.body);
+    case 'malformed':
+      throw new WireError(`cannot encode a malformed ${ext.name}`);
   }
 }
 

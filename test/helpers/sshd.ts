@@ -25,6 +25,8 @@ export interface StartSshdOptions {
   authorizedKeys?: string[];
   /** Extra sshd_config lines, e.g. `PubkeyAcceptedAlgorithms rsa-sha2-512`. */
   config?: string[];
+  /** Certifies the new host key (given its .pub path) and returns the certificate path: sshd presents it. */
+  hostCertificate?: (hostKeyPubPath: string) => string;
 }
 
 export async function freePort(): Promise<number> {
@@ -43,6 +45,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   const hostKey = path.join(dir, 'host_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test-host', '-f', hostKey]);
   const hostKeyPub = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  const hostCert = opts.hostCertificate?.(`${hostKey}.pub`);
   const authorizedKeysFile = path.join(dir, 'authorized_keys');
   fs.writeFileSync(authorizedKeysFile, (opts.authorizedKeys ?? []).map((l) => `${l}\n`).join(''));
   // Root's sshd insists on its privilege-separation directory even with a private config.
@@ -60,6 +63,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
         `Port ${port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${hostKey}`,
+        ...(hostCert ? [`HostCertificate ${hostCert}`] : []),
         `PidFile ${path.join(dir, 'sshd.pid')}`,
         `AuthorizedKeysFile ${authorizedKeysFile}`,
         'PermitRootLogin yes',

@@ -11,6 +11,7 @@ import { fingerprintSha256 } from '../../src/protocol/fingerprint';
 import { publicKeyFromJwk } from '../../src/protocol/jwk';
 import { askpassScript, sh, sshKeygen, startRecorder, tempDir } from './helpers';
 import { miniAgent } from './mini-agent';
+import { certBlob } from '../helpers/ssh-ca';
 
 const KEYS = [
   { name: 'rsa', type: 'rsa', bits: 2048 },
@@ -143,21 +144,30 @@ test('ssh-add -s/-e/-x/-X/-d/-D/-l send what we decode', async (t) => {
   assert.match(String(list.stdout), /The agent has no identities/);
 });
 
-test('ssh-add of a key with a certificate: the certificate decodes to "unsupported"', async (t) => {
+test('ssh-add of a key with a certificate: the second ADD_IDENTITY carries the certificate and the same key, for every type', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const rec = await startRecorder(dir);
   t.after(rec.close);
   const ca = await sshKeygen(dir, 'ca', 'ed25519');
-  const key = await sshKeygen(dir, 'user', 'ed25519');
-  await sh('ssh-keygen', ['-q', '-s', ca, '-I', 'test-id', '-n', 'tester', `${key}.pub`]);
-  await sh('ssh-add', [key], { SSH_AUTH_SOCK: rec.socket });
-  const reqs = rec.frames.map(decodeRequest);
-  assert.equal(reqs.length, 2);
-  assert.equal(reqs[0].type, 'SSH_AGENTC_ADD_IDENTITY');
-  assert.deepEqual(reqs[1], {
-    type: 'unsupported',
-    code: 17,
-    reason: 'certificate keys (ssh-ed25519-cert-v01@openssh.com) are not supported; add the plain key instead',
-  });
+  for (const k of KEYS) {
+    await t.test(k.name, async () => {
+      rec.frames.length = 0;
+      const key = await sshKeygen(dir, `cert-${k.name}`, k.type, k.bits);
+      await sh('ssh-keygen', ['-q', '-s', ca, '-I', `id-${k.name}`, '-n', 'tester', `${key}.pub`]);
+      await sh('ssh-add', [key], { SSH_AUTH_SOCK: rec.socket });
+      const reqs = rec.frames.map(decodeRequest) as RequestOf<'SSH_AGENTC_ADD_IDENTITY'>[];
+      assert.deepEqual(reqs.map((r) => r.type), ['SSH_AGENTC_ADD_IDENTITY', 'SSH_AGENTC_ADD_IDENTITY']);
+      const [plain, withCert] = reqs;
+      assert.equal(plain.key.certificate, undefined);
+      const cert = withCert.key.certificate!;
+      assert.ok(cert, 'the second request is the certificate key');
+      assert.deepEqual(cert.blob, certBlob(`${key}-cert.pub`));
+      assert.equal(cert.keyId, `id-${k.name}`);
+      assert.deepEqual(cert.principals, ['tester']);
+      // The private part decoded after the certificate is the same key as the plain one.
+      assert.deepEqual(withCert.key.jwk, plain.key.jwk);
+      assert.deepEqual(cert.publicKey, plain.key.publicKey);
+    });
+  }
 });
