@@ -20,6 +20,7 @@ import { makeToken, type TestToken } from '../helpers/softhsm';
 import { killAndWait, run } from '../helpers/sshd';
 import { addSmartcardKey, RawClient, SSH_AGENT_FAILURE, SSH_AGENT_SUCCESS, SSH_AGENTC_EXTENSION, SSH_AGENTC_LOCK, SSH_AGENTC_UNLOCK } from './helpers';
 
+const SSH_AGENT_EXTENSION_FAILURE = 28;
 const ttAgent = (args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, [TT_AGENT_BIN, ...args], { env, timeoutMs: 60_000 });
 
 interface HostKey {
@@ -87,7 +88,8 @@ test('a failed session-bind makes the connection remote: no module load, no stat
   const host = makeHostKey();
   const c = await RawClient.connect(agent.sock);
   t.after(() => c.end());
-  assert.equal((await c.request(host.bind(randomBytes(32), false, { badSignature: true })))[0], SSH_AGENT_FAILURE);
+  // A known extension that fails answers SSH_AGENT_EXTENSION_FAILURE (OpenSSH 10).
+  assert.equal((await c.request(host.bind(randomBytes(32), false, { badSignature: true })))[0], SSH_AGENT_EXTENSION_FAILURE);
   assert.equal((await c.request(addSmartcardKey(tok.module, tok.pin)))[0], SSH_AGENT_FAILURE);
   await agent.waitForLog(`refusing to load module "${tok.module}" from a connection bound to an ssh session`);
   assert.equal((await c.request(extension('status@tt-agent')))[0], SSH_AGENT_FAILURE);
@@ -95,7 +97,7 @@ test('a failed session-bind makes the connection remote: no module load, no stat
   // A session-bind too malformed to decode counts as an attempt as well.
   const c2 = await RawClient.connect(agent.sock);
   t.after(() => c2.end());
-  assert.equal((await c2.request(extension('session-bind@openssh.com', Buffer.from([0, 0, 0, 9, 1]))))[0], SSH_AGENT_FAILURE);
+  assert.equal((await c2.request(extension('session-bind@openssh.com', Buffer.from([0, 0, 0, 9, 1]))))[0], SSH_AGENT_EXTENSION_FAILURE);
   assert.equal((await c2.request(addSmartcardKey(tok.module, tok.pin)))[0], SSH_AGENT_FAILURE);
   // The same request on a fresh local connection loads: the bind attempt is what refused.
   const local = await RawClient.connect(agent.sock);
