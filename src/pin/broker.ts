@@ -51,9 +51,10 @@ export interface PinBroker {
   forget(token: TokenRef): Promise<void>;
   /**
    * Forgets the PINs of every token the selector names (empty: all), cached and, with
-   * `keyring`, remembered (also tokens only the keyring knows). Returns the tokens forgotten.
+   * `keyring`, remembered (also tokens only the keyring knows). Returns the tokens matched and
+   * what was dropped for each: a PIN held in memory, one remembered in the keyring.
    */
-  forgetSelected(selector: string, opts: { keyring: boolean }): Promise<TokenRef[]>;
+  forgetSelected(selector: string, opts: { keyring: boolean }): Promise<ForgetResult[]>;
   /** The token a `tt-agent unlock` selector names: waiting ones first, then known ones. */
   findToken(selector: string): TokenRef | null;
   /** Tokens waiting for `tt-agent unlock` now. */
@@ -61,6 +62,14 @@ export interface PinBroker {
   /** For status@tt-agent: which tokens have a cached PIN (never the PIN). */
   status(): { token: TokenRef; cached: boolean; waiting: boolean; absent: boolean }[];
   close(): void;
+}
+
+export interface ForgetResult {
+  token: TokenRef;
+  /** a PIN was held in the agent's memory */
+  held: boolean;
+  /** a PIN was removed from the OS keyring */
+  remembered: boolean;
 }
 
 interface Waiter {
@@ -92,12 +101,15 @@ export function createPinBroker(opts: PinBrokerOptions = {}): PinBroker {
     }
   };
 
-  const forgetRemembered = async (token: TokenRef) => {
-    if (!keyring) return;
+  const forgetRemembered = async (token: TokenRef): Promise<boolean> => {
+    if (!keyring) return false;
     try {
-      if (await keyring.delete(token)) log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
+      if (!(await keyring.delete(token))) return false;
+      log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
+      return true;
     } catch (err) {
       log(`${(err as Error).message}; remove it by hand (secret-tool clear service tt-agent)`);
+      return false;
     }
   };
 
@@ -288,11 +300,14 @@ export function createPinBroker(opts: PinBrokerOptions = {}): PinBroker {
           log((err as Error).message);
         }
       }
+      const results: ForgetResult[] = [];
       for (const [key, t] of chosen) {
-        if (cache.drop(key)) log(`forgot the cached PIN of token ${describeToken(t)}`);
-        if (alsoKeyring) await forgetRemembered(t);
+        const held = cache.drop(key);
+        if (held) log(`forgot the cached PIN of token ${describeToken(t)}`);
+        const remembered = alsoKeyring ? await forgetRemembered(t) : false;
+        results.push({ token: t, held, remembered });
       }
-      return [...chosen.values()];
+      return results;
     },
 
     findToken(selector) {
