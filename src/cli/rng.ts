@@ -73,6 +73,10 @@ export async function runRng(argv: RngArgs): Promise<number> {
 
   const sink = openSink(argv.output);
   const resolved = resolveModuleSpec(settings.module);
+  if (resolved.source === 'default' || resolved.source === 'env') {
+    const why = resolved.source === 'env' ? 'from TT_AGENT_MODULE' : `the default: none named here or as pkcs11_library in ${settings.configFile ?? DEFAULT_CONFIG_PATH}`;
+    log('info', `using PKCS#11 module ${resolved.modulePath} (${why})`);
+  }
   const source = new TokenRandomSource({ modulePath: resolved.modulePath, uri: resolved.uri, slot: settings.slot, log });
   const feeder = new Feeder({
     source,
