@@ -4,6 +4,7 @@
 // status@tt-agent report for the module says per token what was added and why something was not.
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { examplesEpilog } from './help-examples';
 import type { KeyConstraint } from '../protocol/constraints';
 import { AgentClient, queryAgentStatus } from './agent-client';
 import { hintForReason, preflight, requestAdd } from './add-request';
@@ -59,9 +60,13 @@ export const command: CommandModule<object, AddArgs> = {
       })
       .option('pin', { type: 'boolean', default: true, describe: 'ask for the PIN; --no-pin loads public keys only and logs in later' })
       .option('remember-pin', { type: 'boolean', describe: 'store the PIN in the OS keyring for the tokens that loaded (tt-agent forget-pin removes it)' })
-      .example('tt-agent add opensc', "the card's keys, asking for its PIN")
-      .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours')
-      .example("tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins') as Argv<AddArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent add opensc', "the card's keys, asking for its PIN"],
+          ["tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours'],
+          ["tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins'],
+        ]),
+      ) as Argv<AddArgs>,
   handler: async (argv) => {
     const { registerTokenExplainer } = await import('./explain-token');
     registerTokenExplainer();
