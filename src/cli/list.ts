@@ -4,6 +4,8 @@ import { findKeyPairs, selectKeyPairs, type KeyPair, type SlotInfo, type Token }
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, sshKeyType } from '../protocol/public-key';
+import { listTokenObjects } from '../pkcs11/objects';
+import { adviseIdFixes } from '../tools/fix-ids-advice';
 import { registerTokenExplainer } from './explain-token';
 import { examplesEpilog } from './help-examples';
 import { openTarget } from './token-target';
@@ -117,7 +119,10 @@ export function collectListing(spec: string | undefined, note: (line: string) =>
       const session = token.openSession();
       try {
         if (target.pin) session.login(target.pin);
-        const pairs = selectKeyPairs(findKeyPairs(session), target.uri);
+        // With the private keys in view, the fix-ids planner decides the CKA_ID advice.
+        const found = findKeyPairs(session);
+        const visible = session.loggedIn || !token.info.loginRequired;
+        const pairs = selectKeyPairs(visible ? adviseIdFixes(found, listTokenObjects(session)) : found, target.uri);
         tokens.push(tokenListing(token, session.loggedIn, pairs));
       } finally {
         void session.close();

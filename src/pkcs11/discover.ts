@@ -64,8 +64,8 @@ export interface KeyPair {
   privateKey?: Buffer;
   publicKeyObject?: Buffer;
   certificate?: Buffer;
-  /** each object with its own CKA_ID and label */
-  objects: { privateKey?: ObjectRef; publicKeyObject?: ObjectRef; certificate?: ObjectRef };
+  /** each object with its own CKA_ID and label; copies: further public keys and certificates of this key */
+  objects: { privateKey?: ObjectRef; publicKeyObject?: ObjectRef; certificate?: ObjectRef; copies?: ObjectRef[] };
   keyType: KeyType;
   publicKey?: PublicKey;
   /** where publicKey was read */
@@ -238,7 +238,12 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
     privateKey: d.priv?.ref.handle,
     publicKeyObject: d.pub?.ref.handle,
     certificate: d.cert?.ref.handle,
-    objects: { privateKey: d.priv?.ref, publicKeyObject: d.pub?.ref, certificate: d.cert?.ref },
+    objects: {
+      privateKey: d.priv?.ref,
+      publicKeyObject: d.pub?.ref,
+      certificate: d.cert?.ref,
+      ...(d.copies.length > 0 ? { copies: d.copies.map((c) => c.found.ref) } : {}),
+    },
     keyType: d.priv?.keyType ?? d.pub?.keyType ?? d.cert?.keyType ?? 'unknown',
     publicKey: d.publicKey,
     publicKeySource,

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import test from 'node:test';
 import { makeToken, type TestToken } from '../helpers/softhsm';
+import { setIdByLabel } from './pkcs11-fixtures';
 import { tt } from './run';
 
 function listUri(tok: TestToken, label: string): string {
@@ -81,4 +82,37 @@ test('the standard fixture (a certificate under another ID than its key): they a
   assert.ok(assertAgree(tok, 'tt-test', 'before'));
   assert.equal(tt(tok, ['fix-ids', tok.module, '--yes']).status, 0);
   assert.equal(assertAgree(tok, 'tt-test', 'after'), false);
+});
+
+test('an empty CKA_ID fix-ids cannot repair (public key unknown): list says so instead of sending the user to fix-ids', (t) => {
+  const tok = makeToken({ setEnv: false, tokens: [{ label: 'lone', keys: [{ kind: 'ec:prime256v1', id: '01', label: 'lone', publicObject: false }] }] });
+  t.after(() => tok.cleanup());
+  assert.equal(setIdByLabel(tok, 'lone', ''), 1);
+  const l = list(tok, 'lone');
+  assert.equal(l.rows.length, 1);
+  assert.match(l.rows[0], /! empty CKA_ID; fix-ids leaves it: its public key is unknown, so no ID can be derived for it/);
+  assert.equal(assertAgree(tok, 'lone', 'empty ID, no public part'), false);
+  assert.match(dryRun(tok).stdout, /nothing fix-ids can change on token 'lone'; the rows above need a person/);
+});
+
+test('shared and empty CKA_IDs: they agree before and after', (t) => {
+  const tok = makeToken({
+    setEnv: false,
+    tokens: [
+      {
+        label: 'messy',
+        keys: [
+          { kind: 'ec:prime256v1', id: '01', label: 'alpha' },
+          { kind: 'ec:prime256v1', id: '02', label: 'beta' },
+          { kind: 'rsa:2048', id: '03', label: 'gamma' },
+        ],
+      },
+    ],
+  });
+  t.after(() => tok.cleanup());
+  setIdByLabel(tok, 'beta', '01');
+  setIdByLabel(tok, 'gamma', '');
+  assert.ok(assertAgree(tok, 'messy', 'before'));
+  assert.equal(tt(tok, ['fix-ids', tok.module, '--yes']).status, 0);
+  assert.equal(assertAgree(tok, 'messy', 'after'), false);
 });
