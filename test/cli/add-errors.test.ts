@@ -104,7 +104,11 @@ test('typos are usage errors: exit 2 with a usage hint', () => {
   expectFailure(add(['pkcs11:token=a;colour=red']), 2, "tt-agent: malformed pkcs11: URI at 'colour=red': unknown attribute 'colour'", /RFC 7512/);
   expectFailure(add(['-h']), 2, "tt-agent: -h needs a destination ([USER@]HOST); here -h is ssh-add's destination flag, not help", /tt-agent add --help/);
   assert.ok(!askedForPin());
-  assert.equal(runCli(['list', 'no-such-module'], tok.env).status, 2, 'the same for list');
+  for (const cmd of ['list', 'remove', 'pubkey']) {
+    const r = runCli([cmd, 'no-such-module'], { ...tok.env, SSH_AUTH_SOCK: agent.sock });
+    assert.equal(r.status, 2, `the same for ${cmd}: ${r.stderr}`);
+    assert.match(r.stderr.split('\n')[0], /^tt-agent: no p11-kit module named 'no-such-module' in /);
+  }
 });
 
 test('a wrong PIN is reported once', () => {
