@@ -66,9 +66,11 @@ async function knowsExtension(client: AgentClient): Promise<boolean> {
   const { SshWriter } = await import('../protocol/wire');
   const { decodeResponse } = await import('../protocol/agent-messages');
   const { decodeQueryNames } = await import('../protocol/extensions');
-  const reply = decodeResponse(await client.request(new SshWriter().uint8(SSH_AGENTC_EXTENSION).string('query').toBuffer(), 5000), 'SSH_AGENT_EXTENSION_RESPONSE');
-  if (reply.type !== 'SSH_AGENT_EXTENSION_RESPONSE' || reply.name !== 'query') return false;
+  const raw = await client.request(new SshWriter().uint8(SSH_AGENTC_EXTENSION).string('query').toBuffer(), 5000);
+  // Any other answer (SSH_AGENT_FAILURE from an agent without "query", or nonsense): not a tt-agent.
   try {
+    const reply = decodeResponse(raw);
+    if (reply.type !== 'SSH_AGENT_EXTENSION_RESPONSE' || reply.name !== 'query') return false;
     return decodeQueryNames(reply.body).includes(ADD_SMARTCARD_EXTENSION);
   } catch {
     return false;
