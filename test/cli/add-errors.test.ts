@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import test from 'node:test';
 import { ADD_SMARTCARD_EXTENSION, encodeAddSmartcardRequest } from '../../src/protocol/add-smartcard-extension';
 import { SshWriter } from '../../src/protocol/wire';
-import { startAgent, type RunningAgent } from '../helpers/agent';
+import { spawn } from 'node:child_process';
+import { connects, startAgent, type RunningAgent } from '../helpers/agent';
 import { RawClient, sessionBind, SSH_AGENT_FAILURE } from '../hardening/helpers';
 import { makeToken, SOFTHSM_MODULE, type TestToken } from '../helpers/softhsm';
 import { runCli, type CliResult } from './pubkey-run';
@@ -156,4 +157,27 @@ test('the reason goes to local clients only: a bound connection gets a bare fail
   assert.equal((await q.request(Buffer.of(11)))[0], 12, 'the connection still answers');
   q.end();
   assert.equal(countAdds(), addsBefore, 'nothing was loaded from a bound connection');
+});
+
+test("OpenSSH's ssh-agent gets the standard message: keys load, a refusal says it gave no reason", async (t) => {
+  const sock = path.join(dir, 'openssh.sock');
+  const agentProc = spawn('ssh-agent', ['-D', '-a', sock], { env: { ...tok.env }, stdio: 'ignore' });
+  t.after(async () => {
+    agentProc.kill('SIGTERM');
+    await new Promise((r) => agentProc.once('exit', r));
+  });
+  const until = Date.now() + 10_000;
+  while (!(await connects(sock))) {
+    assert.ok(Date.now() < until, 'ssh-agent did not start');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const ok = add([SOFTHSM_MODULE], tok.pin, sock);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, `added keys from ${SOFTHSM_MODULE}\n`);
+  expectFailure(
+    add([`pkcs11:token=tt?module-path=${SOFTHSM_MODULE}`], tok.pin, sock),
+    1,
+    `tt-agent: the agent refused to add keys from ${SOFTHSM_MODULE}`,
+    /It gives no reason/,
+  );
 });
