@@ -238,12 +238,7 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
     privateKey: d.priv?.ref.handle,
     publicKeyObject: d.pub?.ref.handle,
     certificate: d.cert?.ref.handle,
-    objects: {
-      privateKey: d.priv?.ref,
-      publicKeyObject: d.pub?.ref,
-      certificate: d.cert?.ref,
-      ...(d.copies.length > 0 ? { copies: d.copies.map((c) => c.found.ref) } : {}),
-    },
+    objects: { privateKey: d.priv?.ref, publicKeyObject: d.pub?.ref, certificate: d.cert?.ref, ...(d.copies.length ? { copies: d.copies.map((c) => c.found.ref) } : {}) },
     keyType: d.priv?.keyType ?? d.pub?.keyType ?? d.cert?.keyType ?? 'unknown',
     publicKey: d.publicKey,
     publicKeySource,
