@@ -84,6 +84,10 @@ test("a URI naming no token: tt-agent add prints the agent's own reason", async 
   expectFailure(r, 1, "tt-agent: no token matches pkcs11:token=tt?module-name=softhsm2 (tokens: 't')", /tt-agent list \S*libsofthsm2\.so$/);
   assert.ok(askedForPin(), 'the token is only known after the PIN was handed over');
   await agent.waitForLog(/add-smartcard@tt-agent refused: loading \S+ failed: no token matches/);
+  // The module from TT_AGENT_MODULE: the URI reads back as typed, as the README promises.
+  const fromEnv = runCli(['add', 'pkcs11:token=tt', '--no-pin'], { ...tok.env, TT_AGENT_MODULE: SOFTHSM_MODULE, SSH_AUTH_SOCK: agent.sock });
+  assert.equal(fromEnv.stderr.split('\n')[1], "tt-agent: no token matches pkcs11:token=tt (tokens: 't')", fromEnv.stderr);
+  assert.equal(fromEnv.status, 1);
 });
 
 test("a module that fails to start in the agent: the agent's reason", async (t) => {
