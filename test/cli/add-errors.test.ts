@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import test from 'node:test';
 import { ADD_SMARTCARD_EXTENSION, encodeAddSmartcardRequest } from '../../src/protocol/add-smartcard-extension';
 import { SshWriter } from '../../src/protocol/wire';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connects, startAgent, type RunningAgent } from '../helpers/agent';
 import { RawClient, sessionBind, SSH_AGENT_FAILURE } from '../hardening/helpers';
 import { makeToken, SOFTHSM_MODULE, type TestToken } from '../helpers/softhsm';
@@ -184,4 +184,18 @@ test("OpenSSH's ssh-agent gets the standard message: keys load, a refusal says i
     `tt-agent: the agent refused to add keys from ${SOFTHSM_MODULE}`,
     /It gives no reason/,
   );
+});
+
+test('a locked agent: said before the PIN prompt, with how to unlock', async () => {
+  const askpass = path.join(dir, 'lockpass.sh');
+  fs.writeFileSync(askpass, "#!/bin/sh\necho lockword\n", { mode: 0o700 });
+  const env = { ...tok.env, SSH_AUTH_SOCK: agent.sock, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+  assert.equal(spawnSync('ssh-add', ['-x'], { env, stdio: 'ignore' }).status, 0);
+  try {
+    const r = add([SOFTHSM_MODULE]);
+    expectFailure(r, 1, 'tt-agent: the agent is locked; it adds no keys until unlocked', /ssh-add -X/);
+    assert.ok(!askedForPin());
+  } finally {
+    assert.equal(spawnSync('ssh-add', ['-X'], { env, stdio: 'ignore' }).status, 0);
+  }
 });
