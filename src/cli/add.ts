@@ -1,7 +1,8 @@
 // `tt-agent add [MODULE|URI] [-t LIFE] [-c] [-h DEST [-H FILE]] [--no-pin]`: what
 // `ssh-add -s MODULE` does — one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN
-// inside — and then, because the protocol answers only SUCCESS or FAILURE, the agent's
-// status@tt-agent report for the module says per token what was added and why something was not.
+// inside (to a tt-agent as add-smartcard@tt-agent, whose refusal carries the agent's reason) —
+// and then the agent's status@tt-agent report for the module says per token what was added and
+// why something was not. What can be checked without the token is checked before the PIN prompt.
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { examplesEpilog } from './help-examples';
@@ -116,8 +117,9 @@ export const command: CommandModule<object, AddArgs> = {
     // For hints that name the module: `tt-agent list URI` would show no token when the URI matches none.
     const spec = shellWord(resolved.uri || argv.module === undefined ? modulePath : argv.module);
     // A token that refused (a wrong PIN): its own words, said once; the other tokens' lines above it.
+    // Only when this load reached the tokens: the last report may be an older load's.
     const failed = report?.find((l) => l.error);
-    if (report && failed) {
+    if (report && failed && (outcome.reason === undefined || outcome.reason.startsWith('no usable keys'))) {
       printReport(report.filter((l) => l !== failed), modulePath);
       const pinProblem = failed.error?.ckr?.startsWith('CKR_PIN_');
       throw new UserError(
