@@ -12,6 +12,7 @@ import { AgentRefusal, describeError } from './refusal';
 import { MAX_SESSION_BINDS } from './session';
 import { agentStatus, STATUS_EXTENSION } from './status';
 import { PIN_EXTENSION_NAMES, pinExtension } from './pin-commands';
+import { ADD_SMARTCARD_EXTENSION, addSmartcardWithReason } from './handle-add-reason';
 
 type ExtensionHandler = (body: Buffer, ctx: RequestContext) => Buffer | Promise<Buffer>;
 
@@ -19,6 +20,7 @@ type ExtensionHandler = (body: Buffer, ctx: RequestContext) => Buffer | Promise<
 const PRIVATE_EXTENSIONS: Record<string, ExtensionHandler> = {
   [STATUS_EXTENSION]: status,
   ...Object.fromEntries(PIN_EXTENSION_NAMES.map((name) => [name, pinExtension(name)])),
+  [ADD_SMARTCARD_EXTENSION]: addSmartcardWithReason,
 };
 
 export const SUPPORTED_EXTENSIONS = [EXTENSION_QUERY, SESSION_BIND, ...Object.keys(PRIVATE_EXTENSIONS)];

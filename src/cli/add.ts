@@ -1,13 +1,17 @@
 // `tt-agent add [MODULE|URI] [-t LIFE] [-c] [-h DEST [-H FILE]] [--cert FILE] [--no-pin]`: what
 // `ssh-add -s MODULE` does — one SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) with the PIN
-// inside — and then, because the protocol answers only SUCCESS or FAILURE, the agent's
-// status@tt-agent report for the module says per token what was added and why something was not.
+// inside (to a tt-agent as add-smartcard@tt-agent, whose refusal carries the agent's reason) —
+// and then the agent's status@tt-agent report for the module says per token what was added and
+// why something was not. What can be checked without the token is checked before the PIN prompt.
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { examplesEpilog } from './help-examples';
 import type { KeyConstraint } from '../protocol/constraints';
 import type { CertFile } from './add-certs';
 import { AgentClient, queryAgentStatus } from './agent-client';
+import { hintForReason, preflight, requestAdd } from './add-request';
 import { UserError } from './errors';
+import { checkModuleFile } from './module-check';
 
 interface AddArgs {
   module?: string;
@@ -51,7 +55,6 @@ export const command: CommandModule<object, AddArgs> = {
       .option('h', {
         alias: 'destination',
         type: 'string',
-        requiresArg: true,
         describe: 'allow the keys only for logins to this host: [USER@]HOST or FROM>[USER@]HOST (repeatable), as ssh-add -h',
       })
       .option('H', {
@@ -69,11 +72,21 @@ export const command: CommandModule<object, AddArgs> = {
       })
       .option('cert-dir', { type: 'string', requiresArg: true, describe: 'add every *-cert.pub in this directory whose key is on the token (repeatable)' })
       .option('C', { alias: 'cert-only', type: 'boolean', describe: 'add only the certificates, not the plain token keys (as ssh-add -C)' })
-      .example('tt-agent add opensc', "the card's keys, asking for its PIN")
-      .example("tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours')
-      .example("tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins')
-      .example('tt-agent add opensc --cert ~/.ssh/card-cert.pub', "the card's keys and the CA's certificate for one of them") as Argv<AddArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent add opensc', "the card's keys, asking for its PIN"],
+          ["tt-agent add 'pkcs11:token=work?module-name=softhsm2' -t 8h", 'one token of a module, for eight hours'],
+          ["tt-agent add opensc -h git.example.org -h 'jump.example.org>db.example.org'", 'usable only for those logins'],
+          ['tt-agent add opensc --cert ~/.ssh/card-cert.pub', "the card's keys and the CA's certificate for one of them"],
+        ]),
+      ) as Argv<AddArgs>,
   handler: async (argv) => {
+    const { registerTokenExplainer } = await import('./explain-token');
+    registerTokenExplainer();
+    const destinationMissing = asList(argv.destination).some((d) => d === '');
+    if (destinationMissing) {
+      throw new UserError('-h needs a destination ([USER@]HOST); here -h is ssh-add\'s destination flag, not help', "Run 'tt-agent add --help' for the options.", 2);
+    }
     const { resolveModuleSpec } = await import('../pkcs11/resolve');
     const resolved = resolveModuleSpec(argv.module);
     if (resolved.source === 'default' || resolved.source === 'env') {
@@ -84,27 +97,21 @@ export const command: CommandModule<object, AddArgs> = {
     const constraints = await buildConstraints(argv);
     const certs = await certificateConstraint(argv, constraints);
 
+    // Everything that can fail without the token is checked before the PIN is asked for.
+    await checkModuleFile(modulePath);
     // Connect first: no point asking for a PIN when there is no agent to hand it to.
     const client = await AgentClient.connect();
     let pin: Buffer;
     try {
+      await preflight(client.socketPath, modulePath);
       pin = argv.pin === false ? Buffer.alloc(0) : await askPin(resolved.uri?.token ?? path.basename(modulePath));
     } catch (err) {
       client.close();
       throw err;
     }
-    let reply;
+    let outcome;
     try {
-      reply = await client.call(
-        {
-          type: constraints.length > 0 ? 'SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED' : 'SSH_AGENTC_ADD_SMARTCARD_KEY',
-          readerId,
-          pin,
-          constraints,
-        },
-        'SSH_AGENT_SUCCESS',
-        180_000,
-      );
+      outcome = await requestAdd(client, { readerId, pin, constraints }, 180_000);
     } catch (err) {
       pin.fill(0);
       throw err;
@@ -113,7 +120,7 @@ export const command: CommandModule<object, AddArgs> = {
     }
     const status = await queryAgentStatus<StatusForAdd>(client.socketPath, { timeoutMs: 5000 });
     const report = await lastReport(status, modulePath);
-    if (reply.type === 'SSH_AGENT_SUCCESS') {
+    if (outcome.ok) {
       printReport(report, modulePath);
       if (certs.length > 0) await reportCerts(client.socketPath, certs);
       if (argv.rememberPin && pin.length > 0) await rememberFor(report, pin);
@@ -121,22 +128,31 @@ export const command: CommandModule<object, AddArgs> = {
       return;
     }
     pin.fill(0);
+    // For hints that name the module: `tt-agent list URI` would show no token when the URI matches none.
+    const spec = shellWord(resolved.uri || argv.module === undefined ? modulePath : argv.module);
+    // A token that refused (a wrong PIN): its own words, said once; the other tokens' lines above it.
+    // Only when this load reached the tokens: the last report may be an older load's.
+    const failed = report?.find((l) => l.error);
+    if (report && failed && (outcome.reason === undefined || outcome.reason.startsWith('no usable keys'))) {
+      printReport(report.filter((l) => l !== failed), modulePath);
+      const pinProblem = failed.error?.ckr?.startsWith('CKR_PIN_');
+      throw new UserError(
+        failed.error!.message,
+        pinProblem ? 'Check the PIN and run tt-agent add again; nothing was retried.' : `tt-agent status shows the token state; tt-agent list ${spec} shows its keys.`,
+      );
+    }
+    if (outcome.reason !== undefined) {
+      // The agent names the URI as it received it, with the module-path this side added.
+      const reason = resolved.uri ? outcome.reason.split(readerId).join(resolved.uri.text) : outcome.reason;
+      throw new UserError(reason, hintForReason(reason, spec));
+    }
     const refusal = status?.refusals?.filter((r) => r.requested === readerId || r.requested === modulePath || r.realPath === modulePath).at(-1);
     if (refusal) {
       throw new UserError(refusal.reason, 'Start the agent with -P covering that path, or use a module inside the allowlist.');
     }
-    const failed = report?.find((l) => l.error);
-    if (report && failed) {
-      printReport(report, modulePath);
-      const pinProblem = failed.error?.ckr?.startsWith('CKR_PIN_');
-      throw new UserError(
-        failed.error!.message,
-        pinProblem ? 'Check the PIN and run tt-agent add again; nothing was retried.' : 'See tt-agent status for the token state and the agent log for details.',
-      );
-    }
     throw new UserError(
       `the agent refused to add keys from ${modulePath}`,
-      'See the agent log (tt-agent -d) or tt-agent status; the module may be outside the allowlist (-P) or have no usable keys.',
+      'It gives no reason: see its log, or tt-agent status when it is a tt-agent.',
     );
   },
 };
@@ -177,6 +193,10 @@ async function reportCerts(socketPath: string, certs: CertFile[]): Promise<void>
   } finally {
     client.close();
   }
+}
+
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** yargs gives a repeated option as an array and a single one as a string. */

@@ -13,7 +13,9 @@ const MODULE_HINT =
   "Give the path of the token's PKCS#11 module (e.g. /usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so), a p11-kit module name such as 'opensc', or a pkcs11: URI.";
 
 export function explainTokenError(err: unknown): UserError | undefined {
-  const u = (message: string, hint: string) => new UserError(message, hint, 1, { cause: err });
+  const u = (message: string, hint: string, exitCode = 1) => new UserError(message, hint, exitCode, { cause: err });
+  // A mistyped module name or URI is a usage error (exit 2), like a bad option.
+  const usage = (message: string, hint: string) => u(message, hint, 2);
   if (err instanceof ModuleLoadError) {
     const p = err.modulePath;
     switch (err.reason) {
@@ -37,7 +39,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
   if (err instanceof ModuleSpecError) {
     switch (err.reason) {
       case 'unknown-module-name':
-        return u(err.detail, "Give the module's path instead, or add a p11-kit config for it (see pkcs11.conf(5)).");
+        return usage(err.detail, "Give the module's path instead, or add a p11-kit config for it (see pkcs11.conf(5)).");
       case 'config-unreadable':
         return u(err.detail, "Fix that file's permissions or remove it, or give the module's path instead of its name.");
       case 'config-without-module':
@@ -50,7 +52,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
     }
   }
   if (err instanceof UriError) {
-    return u(err.message, "Write it as RFC 7512 says, e.g. 'pkcs11:token=My%20Token;id=%01?module-path=/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so'.");
+    return usage(err.message, "Write it as RFC 7512 says, e.g. 'pkcs11:token=My%20Token;id=%01?module-path=/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so'.");
   }
   if (err instanceof TokenSelectionError) {
     switch (err.reason) {

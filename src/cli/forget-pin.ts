@@ -21,8 +21,8 @@ export const command: CommandModule<object, ForgetArgs> = {
     const { openKeyring } = await import('../pin/keyring');
     const { parseTokenSelector, tokenMatches, describeToken } = await import('../pin/token-ref');
     const lines: string[] = [];
-    let keyringNote = '';
-    const store = await openKeyring({ log: (line) => (keyringNote = line) });
+    let noKeyring = '';
+    const store = await openKeyring({ onUnavailable: (why) => (noKeyring = why) });
     let removed = 0;
     if (store) {
       const sel = parseTokenSelector(selector);
@@ -32,38 +32,44 @@ export const command: CommandModule<object, ForgetArgs> = {
           lines.push(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
         }
       }
-    } else lines.push(keyringNote);
+      if (removed === 0) lines.push(`OS keyring: no PIN remembered${selector ? ` for token "${selector}"` : ''}`);
+    } else lines.push(`OS keyring: none here (${noKeyring}), so no PIN was kept in one`);
 
     const agent = await tellAgent(selector);
-    if (agent) lines.push(agent);
-    for (const l of lines) process.stdout.write(`${l}\n`);
-    if (removed === 0 && !agent && store) {
+    // A token nobody knows is a mistake worth an exit status: the keyring had nothing, and the
+    // agent (if any) knows no such token.
+    if (selector && removed === 0 && (!agent || !agent.ok)) {
+      const keyring = store ? 'not in the OS keyring' : 'no OS keyring here';
+      const agentSide = agent ? 'the agent knows no such token' : 'no running agent was reached';
       throw new UserError(
-        selector ? `no remembered PIN for token "${selector}" in the OS keyring, and no running agent reached` : 'no remembered PIN in the OS keyring, and no running agent reached',
-        'Nothing to forget. tt-agent add --remember-pin or tt-agent unlock --remember stores one.',
+        `no remembered PIN for token "${selector}": ${keyring}, and ${agentSide}`,
+        'tt-agent status lists the tokens the agent knows; name one by label, serial or pkcs11: URI.',
       );
     }
+    if (agent) lines.push(agent.message);
+    else lines.push(`no agent ${process.env.SSH_AUTH_SOCK ? `answers at ${process.env.SSH_AUTH_SOCK}` : "to ask (SSH_AUTH_SOCK is not set)"}, so none holds a PIN`);
+    for (const l of lines) process.stdout.write(`${l}\n`);
   },
 };
 
-/** What the running agent said, or '' when none is reachable (this command works without one). */
-async function tellAgent(selector: string): Promise<string> {
-  if (!process.env.SSH_AUTH_SOCK) return '';
+/** What the running agent said, or null when none is reachable (this command works without one). */
+async function tellAgent(selector: string): Promise<{ ok: boolean; message: string } | null> {
+  if (!process.env.SSH_AUTH_SOCK) return null;
   const { encodeForgetPinRequest, FORGET_PIN_EXTENSION } = await import('../pin/unlock-message');
   const { decodePinReply } = await import('../pin/pin-extensions');
   let client: AgentClient;
   try {
     client = await AgentClient.connect(process.env.SSH_AUTH_SOCK, 2000);
   } catch {
-    return '';
+    return null;
   }
   try {
     const reply = await client.request(encodeForgetPinRequest({ selector, keyring: true }), 15_000);
     const answer = decodePinReply(reply, FORGET_PIN_EXTENSION);
-    if (!answer) return `the agent at ${client.socketPath} holds no PINs of its own (it does not know ${FORGET_PIN_EXTENSION})`;
-    return `agent: ${answer.message}`;
+    if (!answer) return { ok: true, message: `the agent at ${client.socketPath} holds no PINs of its own (it does not know ${FORGET_PIN_EXTENSION})` };
+    return answer;
   } catch (err) {
-    return `the agent did not answer: ${(err as Error).message}`;
+    return { ok: true, message: `did not answer: ${(err as Error).message}` };
   } finally {
     client.close();
   }

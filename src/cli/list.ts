@@ -4,7 +4,10 @@ import { findKeyPairs, selectKeyPairs, type KeyPair, type SlotInfo, type Token }
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, sshKeyType } from '../protocol/public-key';
+import { listTokenObjects } from '../pkcs11/objects';
+import { adviseIdFixes } from '../tools/fix-ids-advice';
 import { registerTokenExplainer } from './explain-token';
+import { examplesEpilog } from './help-examples';
 import { openTarget } from './token-target';
 
 interface ListArgs {
@@ -57,14 +60,27 @@ export interface ModuleListing {
 
 export const command: CommandModule<object, ListArgs> = {
   command: 'list [module]',
-  describe: 'list tokens and the keys on them',
+  describe: "list tokens and the keys on them; with no module and an agent running, the agent's keys",
   builder: (y: Argv<object>) =>
     y
+      .usage(
+        'tt-agent list [module]\n\n' +
+          "With MODULE (or URI): that module's tokens and their keys; pairing problems are marked !.\n" +
+          "With no MODULE and an agent at $SSH_AUTH_SOCK: the agent's keys (as ssh-add -l) and their tokens.\n" +
+          'With neither: the tokens of $TT_AGENT_MODULE, else OpenSC.',
+      )
       .positional('module', {
         type: 'string',
-        describe: 'PKCS#11 module path, p11-kit module name, or pkcs11: URI (default: $TT_AGENT_MODULE, else OpenSC)',
+        describe: "PKCS#11 module path, p11-kit module name, or pkcs11: URI (default: the agent's keys when $SSH_AUTH_SOCK is set, else $TT_AGENT_MODULE, else OpenSC)",
       })
-      .option('json', { type: 'boolean', describe: 'machine-readable output' }) as Argv<ListArgs>,
+      .option('json', { type: 'boolean', describe: 'machine-readable output' })
+      .epilog(
+        examplesEpilog([
+          ['tt-agent list', "the running agent's keys and where each lives"],
+          ['tt-agent list opensc', 'the card and its keys (private keys show as ? until logged in)'],
+          ["tt-agent list 'pkcs11:token=work?module-name=softhsm2&pin-source=file:/run/pin'", 'one token, logged in to see its private keys'],
+        ]),
+      ) as Argv<ListArgs>,
   handler: async (argv) => {
     registerTokenExplainer();
     // Hook for the agent's side: with no module and an agent in the environment, list the
@@ -103,7 +119,10 @@ export function collectListing(spec: string | undefined, note: (line: string) =>
       const session = token.openSession();
       try {
         if (target.pin) session.login(target.pin);
-        const pairs = selectKeyPairs(findKeyPairs(session), target.uri);
+        // With the private keys in view, the fix-ids planner decides the CKA_ID advice.
+        const found = findKeyPairs(session);
+        const visible = session.loggedIn || !token.info.loginRequired;
+        const pairs = selectKeyPairs(visible ? adviseIdFixes(found, listTokenObjects(session)) : found, target.uri);
         tokens.push(tokenListing(token, session.loggedIn, pairs));
       } finally {
         void session.close();

@@ -1,6 +1,7 @@
 // `tt-agent pubkey [MODULE|URI]`: the token's public keys as authorized_keys lines (the key
 // part byte-identical to `ssh-keygen -D`), as `ssh-keygen -l` fingerprints, or as PEM.
 import type { Argv, CommandModule } from 'yargs';
+import { examplesEpilog } from './help-examples';
 import { findKeyPairs, publicKeyToPem, selectKeyPairs, type KeyPair } from '../pkcs11';
 import { authorizedKeysLine } from '../protocol/authorized-keys';
 import { fingerprintSha256 } from '../protocol/fingerprint';
@@ -31,8 +32,12 @@ export const command: CommandModule<object, PubkeyArgs> = {
       .option('label', { type: 'string', describe: 'only keys with this label' })
       .option('fingerprint', { alias: 'l', type: 'boolean', describe: 'print SHA256 fingerprints as ssh-keygen -l does' })
       .option('format', { choices: ['ssh', 'pem'] as const, default: 'ssh' as const, describe: 'ssh: authorized_keys lines; pem: SubjectPublicKeyInfo' })
-      .example('tt-agent pubkey opensc >> ~/.ssh/authorized_keys', '')
-      .example("tt-agent pubkey 'pkcs11:token=alice;id=%01?module-name=opensc-pkcs11'", '') as Argv<PubkeyArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent pubkey opensc >> ~/.ssh/authorized_keys', ''],
+          ["tt-agent pubkey 'pkcs11:token=alice;id=%01?module-name=opensc-pkcs11'", ''],
+        ]),
+      ) as Argv<PubkeyArgs>,
   handler: async (argv) => {
     registerTokenExplainer();
     process.stdout.write(runPubkey(argv, (line) => process.stderr.write(`tt-agent: ${line}\n`)));

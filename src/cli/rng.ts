@@ -3,6 +3,7 @@
 // A foreground process: run it under systemd (contrib/tt-agent-rng.service) as a daemon.
 import * as fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import { examplesEpilog } from './help-examples';
 import { NativeUnavailableError } from '../native';
 import { resolveModuleSpec } from '../pkcs11';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadRngSettings, parseRatio, type RngFlags } from '../rng/config';
@@ -45,8 +46,12 @@ export const command: CommandModule<object, RngArgs> = {
       .option('output', { type: 'string', nargs: 1, describe: "write the tested bytes to FILE ('-': stdout) instead of the kernel; no root needed" })
       .option('foreground', { alias: 'D', type: 'boolean', describe: 'accepted for compatibility: the feeder always stays in the foreground' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'log every chunk (as debug = yes in the file)' })
-      .example('tt-agent rng opensc', 'feed the kernel from the first OpenSC token (as root)')
-      .example('tt-agent rng softhsm2 --once 1M --output random.bin', '1 MiB of tested token output into a file') as Argv<RngArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent rng opensc', 'feed the kernel from the first OpenSC token (as root)'],
+          ['tt-agent rng softhsm2 --once 1M --output random.bin', '1 MiB of tested token output into a file'],
+        ]),
+      ) as Argv<RngArgs>,
   handler: async (argv) => {
     registerTokenExplainer();
     registerExplainer(explainRngError);
@@ -73,6 +78,10 @@ export async function runRng(argv: RngArgs): Promise<number> {
 
   const sink = openSink(argv.output);
   const resolved = resolveModuleSpec(settings.module);
+  if (resolved.source === 'default' || resolved.source === 'env') {
+    const why = resolved.source === 'env' ? 'from TT_AGENT_MODULE' : `the default: none named here or as pkcs11_library in ${settings.configFile ?? DEFAULT_CONFIG_PATH}`;
+    log('info', `using PKCS#11 module ${resolved.modulePath} (${why})`);
+  }
   const source = new TokenRandomSource({ modulePath: resolved.modulePath, uri: resolved.uri, slot: settings.slot, log });
   const feeder = new Feeder({
     source,

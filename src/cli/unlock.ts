@@ -3,6 +3,7 @@
 // it to the running agent in an unlock-token@tt-agent request. The agent uses it for the
 // login that is waiting, or keeps it for the next one.
 import type { Argv, CommandModule } from 'yargs';
+import { examplesEpilog } from './help-examples';
 import { AgentClient } from './agent-client';
 import { UserError } from './errors';
 
@@ -21,8 +22,12 @@ export const command: CommandModule<object, UnlockArgs> = {
         describe: 'token label, serial or pkcs11: URI (default: the token waiting for a PIN)',
       })
       .option('remember', { type: 'boolean', default: false, describe: 'also store the PIN in the OS keyring (tt-agent forget-pin removes it)' })
-      .example('tt-agent unlock', 'the PIN of the one token the agent is waiting for')
-      .example("tt-agent unlock 'pkcs11:token=work;serial=0123abcd'", 'one token of several') as Argv<UnlockArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent unlock', 'the PIN of the one token the agent is waiting for'],
+          ["tt-agent unlock 'pkcs11:token=work;serial=0123abcd'", 'one token of several'],
+        ]),
+      ) as Argv<UnlockArgs>,
   handler: async (argv) => {
     const { encodeUnlockRequest, UNLOCK_EXTENSION } = await import('../pin/unlock-message');
     const { decodePinReply } = await import('../pin/pin-extensions');

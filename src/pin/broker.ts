@@ -22,6 +22,14 @@ export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
 export type { PinBrokerOptions } from './broker-options';
 
+export interface ForgetResult {
+  token: TokenRef;
+  /** a PIN was held in the agent's memory */
+  held: boolean;
+  /** a PIN was removed from the OS keyring */
+  remembered: boolean;
+}
+
 /** Where the last PIN handed out for a token came from, so a rejection forgets the right one. */
 interface Handout {
   fromCache: boolean;
@@ -249,16 +257,24 @@ export class PinBroker {
    * Forgets the PINs of every token the selector names (empty: all), cached and, with
    * `keyring`, remembered (also tokens only the keyring knows). Returns the tokens forgotten.
    */
-  async forgetSelected(selector: string, opts: { keyring: boolean }): Promise<TokenRef[]> {
+  /**
+   * Forgets the PINs of every token the selector names (empty: all), cached and, with
+   * `keyring`, remembered (also tokens only the keyring knows). Returns the tokens matched and
+   * what was dropped for each: a PIN held in memory, one remembered in the keyring.
+   */
+  async forgetSelected(selector: string, opts: { keyring: boolean }): Promise<ForgetResult[]> {
     const sel = parseTokenSelector(selector);
     const chosen = new Map<string, TokenRef>();
     for (const t of this.known.values()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
     if (opts.keyring) for (const t of await this.remembered.list()) if (tokenMatches(sel, t)) chosen.set(tokenKey(t), t);
+    const results: ForgetResult[] = [];
     for (const [key, t] of chosen) {
-      if (this.cache.drop(key)) this.log(`forgot the cached PIN of token ${describeToken(t)}`);
-      if (opts.keyring) await this.remembered.delete(t);
+      const held = this.cache.drop(key);
+      if (held) this.log(`forgot the cached PIN of token ${describeToken(t)}`);
+      const remembered = opts.keyring ? await this.remembered.delete(t) : false;
+      results.push({ token: t, held, remembered });
     }
-    return [...chosen.values()];
+    return results;
   }
 
   /** The token a `tt-agent unlock` selector names: waiting ones first, then known ones. */

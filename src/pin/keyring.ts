@@ -49,6 +49,8 @@ export function parseKeyringAccount(account: string): TokenRef | null {
 export interface KeyringOptions {
   /** Told once, in one line, why there is no keyring. */
   log?: (line: string) => void;
+  /** Told why there is no keyring instead of `log` (whose line says the PIN will be asked for). */
+  onUnavailable?: (why: string) => void;
   /** Each keyring call gives up after this long (a locked keyring may show an unlock dialog). */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -72,7 +74,8 @@ export async function openKeyring(opts: KeyringOptions = {}): Promise<KeyringSto
   const env = opts.env ?? process.env;
   const timeoutMs = opts.timeoutMs ?? 5000;
   const unavailable = (why: string): null => {
-    log(`no OS keyring available (${why}); the PIN will be asked for instead`);
+    if (opts.onUnavailable) opts.onUnavailable(why);
+    else log(`no OS keyring available (${why}); the PIN will be asked for instead`);
     return null;
   };
 

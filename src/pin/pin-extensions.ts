@@ -6,7 +6,7 @@
 // string message (one line for the user). An agent without these extensions answers
 // SSH_AGENT_FAILURE, which the client reports as "not supported".
 import { SshReader, SshWriter } from '../protocol/wire';
-import type { PinBroker } from './broker';
+import type { ForgetResult, PinBroker } from './broker';
 import { describeToken } from './token-ref';
 import { decodeForgetPinBody, decodeUnlockBody, FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from './unlock-message';
 
@@ -48,9 +48,19 @@ export async function handlePinExtension(broker: PinBroker, name: string, body: 
   }
   if (name === FORGET_PIN_EXTENSION) {
     const req = decodeForgetPinBody(body);
-    const forgotten = await broker.forgetSelected(req.selector, { keyring: req.keyring });
-    if (forgotten.length === 0 && req.selector) return encodePinReply(name, false, `no token matching "${req.selector}" is known to the agent`);
-    return encodePinReply(name, true, forgotten.length ? `forgot the PIN of ${forgotten.map(describeToken).join(', ')}` : 'no PIN was held');
+    const results = await broker.forgetSelected(req.selector, { keyring: req.keyring });
+    if (results.length === 0 && req.selector) return encodePinReply(name, false, `no token matching "${req.selector}" is known to the agent`);
+    if (results.length === 0) return encodePinReply(name, true, 'no PIN was held: the agent knows no token yet');
+    return encodePinReply(name, true, results.map(describeForgotten).join('; '));
   }
   return null;
+}
+
+/** Where the PIN of one token was forgotten, or that there was none to forget. */
+function describeForgotten(r: ForgetResult): string {
+  const who = `token ${describeToken(r.token)}`;
+  if (r.held && r.remembered) return `forgot the PIN of ${who}: dropped from the agent's memory and removed from the OS keyring`;
+  if (r.held) return `forgot the PIN of ${who}: dropped from the agent's memory`;
+  if (r.remembered) return `forgot the PIN of ${who}: removed from the OS keyring`;
+  return `the agent held no PIN for ${who}`;
 }

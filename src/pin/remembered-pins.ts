@@ -31,12 +31,16 @@ export class RememberedPins {
     return true;
   }
 
-  async delete(token: TokenRef): Promise<void> {
-    if (!this.keyring) return;
+  /** True when a remembered PIN was removed. */
+  async delete(token: TokenRef): Promise<boolean> {
+    if (!this.keyring) return false;
     try {
-      if (await this.keyring.delete(token)) this.log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
+      if (!(await this.keyring.delete(token))) return false;
+      this.log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
+      return true;
     } catch (err) {
       this.log(`${(err as Error).message}; remove it by hand (secret-tool clear service tt-agent)`);
+      return false;
     }
   }
 

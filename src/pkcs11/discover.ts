@@ -64,8 +64,8 @@ export interface KeyPair {
   privateKey?: Buffer;
   publicKeyObject?: Buffer;
   certificate?: Buffer;
-  /** each object with its own CKA_ID and label */
-  objects: { privateKey?: ObjectRef; publicKeyObject?: ObjectRef; certificate?: ObjectRef };
+  /** each object with its own CKA_ID and label; copies: further public keys and certificates of this key */
+  objects: { privateKey?: ObjectRef; publicKeyObject?: ObjectRef; certificate?: ObjectRef; copies?: ObjectRef[] };
   keyType: KeyType;
   publicKey?: PublicKey;
   /** where publicKey was read */
@@ -117,14 +117,19 @@ interface Draft {
   pub?: Found;
   cert?: Found;
   publicKey?: PublicKey;
+  /**
+   * Further public-key objects and certificates of the same key (a certificate imported twice,
+   * a renewed one): one key, not orphans, and not "an ID used by more than one key".
+   */
+  copies: { slot: 'pub' | 'cert'; found: Found }[];
 }
 
 /** The pairing itself, apart from the token so that it can be reasoned about alone. */
 export function pairObjects(privs: Found[], pubs: Found[], certs: Found[], privateVisible: boolean): KeyPair[] {
-  const drafts: Draft[] = privs.map((p) => ({ priv: p, publicKey: p.publicKey }));
+  const drafts: Draft[] = privs.map((p) => ({ priv: p, publicKey: p.publicKey, copies: [] }));
   attach(drafts, pubs, 'pub');
   attach(drafts, certs, 'cert');
-  const dupes = duplicateIds([privs, pubs, certs]);
+  const dupes = duplicateIds(drafts);
   // Tokens return objects in no particular order; listings should not reshuffle between runs.
   return drafts
     .map((d) => finish(d, privateVisible, dupes))
@@ -132,10 +137,20 @@ export function pairObjects(privs: Found[], pubs: Found[], certs: Found[], priva
 }
 
 function attach(drafts: Draft[], objects: Found[], slot: 'pub' | 'cert'): void {
-  for (const obj of objects) {
+  // Objects under their key's own CKA_ID first, so that of two copies the one in order is the
+  // pair's and the other is the copy that needs a new ID.
+  const ordered = [...objects].sort((a, b) => Number(!sameIdAsKey(drafts, a)) - Number(!sameIdAsKey(drafts, b)));
+  for (const obj of ordered) {
     const free = drafts.filter((d) => !d[slot]);
     let target: Draft | undefined;
     if (obj.publicKey) target = free.find((d) => d.publicKey && samePublicKey(d.publicKey, obj.publicKey!));
+    if (!target && obj.publicKey) {
+      const owner = drafts.find((d) => d[slot] && d.publicKey && samePublicKey(d.publicKey, obj.publicKey!));
+      if (owner) {
+        owner.copies.push({ slot, found: obj });
+        continue;
+      }
+    }
     if (!target && obj.ref.id.length > 0) {
       // By CKA_ID only when exactly one key carries it and the material does not contradict.
       const sameId = free.filter(
@@ -145,7 +160,7 @@ function attach(drafts: Draft[], objects: Found[], slot: 'pub' | 'cert'): void {
       if (sameId.length === 1) target = sameId[0];
     }
     if (!target) {
-      target = {};
+      target = { copies: [] };
       drafts.push(target);
     }
     target[slot] = obj;
@@ -157,15 +172,22 @@ function anchorId(d: Draft): Buffer | undefined {
   return (d.priv ?? d.pub ?? d.cert)?.ref.id;
 }
 
-function duplicateIds(groups: Found[][]): Set<string> {
+/** Whether a private key with the same public key carries the object's CKA_ID. */
+function sameIdAsKey(drafts: Draft[], obj: Found): boolean {
+  return drafts.some((d) => d.priv && d.publicKey && obj.publicKey && samePublicKey(d.publicKey, obj.publicKey) && d.priv.ref.id.equals(obj.ref.id));
+}
+
+/** IDs that objects of one class carry for more than one key (copies of one key do not count). */
+function duplicateIds(drafts: Draft[]): Set<string> {
   const dupes = new Set<string>();
-  for (const group of groups) {
+  for (const slot of ['priv', 'pub', 'cert'] as const) {
     const seen = new Set<string>();
-    for (const f of group) {
-      if (f.ref.id.length === 0) continue;
-      const hex = f.ref.id.toString('hex');
-      if (seen.has(hex)) dupes.add(hex);
-      seen.add(hex);
+    for (const d of drafts) {
+      const ids = new Set([d[slot], ...d.copies.filter((c) => c.slot === slot).map((c) => c.found)].flatMap((f) => (f && f.ref.id.length > 0 ? [f.ref.id.toString('hex')] : [])));
+      for (const hex of ids) {
+        if (seen.has(hex)) dupes.add(hex);
+        seen.add(hex);
+      }
     }
   }
   return dupes;
@@ -180,6 +202,7 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
     ['public key', d.pub],
     ['certificate', d.cert],
   ];
+  for (const c of d.copies) members.push([c.slot === 'pub' ? 'public key' : 'certificate', c.found]);
   const present = members.filter((m): m is [string, Found] => m[1] !== undefined);
 
   if (present.some(([, f]) => f.ref.id.length === 0)) add('empty-id', 'empty CKA_ID; run tt-agent fix-ids');
@@ -215,7 +238,7 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
     privateKey: d.priv?.ref.handle,
     publicKeyObject: d.pub?.ref.handle,
     certificate: d.cert?.ref.handle,
-    objects: { privateKey: d.priv?.ref, publicKeyObject: d.pub?.ref, certificate: d.cert?.ref },
+    objects: { privateKey: d.priv?.ref, publicKeyObject: d.pub?.ref, certificate: d.cert?.ref, ...(d.copies.length ? { copies: d.copies.map((c) => c.found.ref) } : {}) },
     keyType: d.priv?.keyType ?? d.pub?.keyType ?? d.cert?.keyType ?? 'unknown',
     publicKey: d.publicKey,
     publicKeySource,

@@ -106,7 +106,9 @@ export class TokenRandomSource implements RandomSource {
           (err instanceof TokenError && GONE.has(err.ckr));
         if (!absent) throw err;
         if (!waitingLogged) {
-          this.o.log('info', `no token present (${err.message}); checking again every ${(this.o.retryMs ?? 3000) / 1000} s`);
+          // Said before the first connection too: a feeder that waits silently looks hung.
+          const until = connectedBefore ? '' : ' until one is inserted';
+          this.o.log('info', `waiting for a token: no token present (${err.message}); checking again every ${(this.o.retryMs ?? 3000) / 1000} s${until}`);
           waitingLogged = true;
         }
       }

@@ -194,7 +194,7 @@ test('query lists the extensions; status@tt-agent answers JSON with pid and uid'
   assert.equal(q.stringUtf8(), 'query');
   const names: string[] = [];
   while (!q.atEnd) names.push(q.stringUtf8());
-  assert.deepEqual(names.sort(), ['forget-pin@tt-agent', 'query', 'session-bind@openssh.com', 'status@tt-agent', 'unlock-token@tt-agent']);
+  assert.deepEqual(names.sort(), ['add-smartcard@tt-agent', 'forget-pin@tt-agent', 'query', 'session-bind@openssh.com', 'status@tt-agent', 'unlock-token@tt-agent']);
   c.send(frame(new SshWriter().uint8(27).string('status@tt-agent').toBuffer()));
   const s = new SshReader(await c.reply());
   assert.equal(s.uint8(), 29);

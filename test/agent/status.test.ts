@@ -135,7 +135,13 @@ test('a module outside the allowlist: the refusal names the realpath and the all
   fs.copyFileSync(tok.module, outside);
   const link = path.join(tok.dir, 'link.so');
   fs.symlinkSync(outside, link);
-  assert.equal((await ttAgent(['add', link], askpass(tok.pin))).code, 1);
+  // tt-agent add refuses this before asking for the PIN (it reads the allowlist from status);
+  // ssh-add sends it, and the agent's refusal is what status must record.
+  const ours = await ttAgent(['add', link], askpass(tok.pin));
+  assert.equal(ours.code, 1);
+  assert.match(ours.stderr, /is not in the agent's allowlist/);
+  assert.equal((await statusJson(env)).refusals.length, 0, 'refused before anything reached the agent');
+  assert.notEqual((await run('ssh-add', ['-s', link], { env: askpass(tok.pin) })).code, 0);
   const s = await statusJson(env);
   const r = s.refusals.at(-1);
   assert.equal(r.requested, link);

@@ -200,7 +200,7 @@ test('run(): the token pulled out and put back: waits, reconnects, logs both', {
       assert.ok(feeder.stats.chunksFed > whileAway, 'feeding resumed');
       const text = lines.join('\n');
       assert.match(text, /warn: token 'empty' went away \(C_GenerateRandom: CKR_DEVICE_REMOVED\); waiting for it to come back/);
-      assert.match(text, /info: no token present .*; checking again every 0.1 s/);
+      assert.match(text, /info: waiting for a token: no token present .*; checking again every 0.1 s/);
       assert.match(text, /info: reconnected to token 'empty'/);
     } finally {
       delete process.env.TT_BROKEN_MODE;
