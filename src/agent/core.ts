@@ -4,10 +4,14 @@ import { fingerprintSha256 } from '../protocol/fingerprint';
 import { sshKeyType } from '../protocol/public-key';
 import type { ConfirmFn } from './confirm';
 import { IdentityTable, type Identity } from './identities';
+import { KeyUses } from './key-uses';
 import { AgentLock } from './lock';
 import type { AgentLog } from './log';
+import type { Notifier } from './notify';
+import { onTokenAbsent } from './pin-service';
 import type { ProviderFactory, TokenLoadReport, TokenProvider } from './provider';
 import { describeError } from './refusal';
+import { UseConfigSource } from './use-config-file';
 
 export interface AgentConfig {
   providerFactory?: ProviderFactory;
@@ -20,6 +24,9 @@ export interface AgentConfig {
   /** Let connections bound to a remote session (forwarded agents) load PKCS#11 modules. Off, as in OpenSSH. */
   allowRemoteProviders: boolean;
   version: string;
+  /** The key-use configuration file; null or absent: none (use log only, no policy). */
+  useConfigFile?: string | null;
+  notifier?: Notifier;
 }
 
 export interface LoadedProvider {
@@ -68,6 +75,8 @@ export class AgentCore {
   readonly providers = new Map<string, LoadedProvider>();
   readonly lock = new AgentLock();
   readonly startedAt = Date.now();
+  /** Every signature and refusal, the key-use policy and its configuration. */
+  readonly uses: KeyUses;
   /** Serialises loads and removals per module path, so two `ssh-add -s` of one module do not race. */
   private readonly moduleQueues = new Map<string, Promise<unknown>>();
   private readonly loads: LoadReport[] = [];
@@ -76,6 +85,9 @@ export class AgentCore {
 
   constructor(readonly config: AgentConfig) {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
+    // Throws UseConfigError for a configuration with bad lines: the agent does not start on it.
+    this.uses = new KeyUses(new UseConfigSource(config.useConfigFile ?? null, config.log), config.log, config.notifier);
+    onTokenAbsent((token) => this.uses.forgetToken(token));
   }
 
   log(...args: Parameters<AgentLog>): void {

@@ -18,9 +18,15 @@ export class AgentLock {
   private digest: Buffer | null = null;
   private failures = 0;
   private busy = false;
+  private locks = 0;
 
   get locked(): boolean {
     return this.digest !== null;
+  }
+
+  /** Counts locks: a confirmation remembered before the last lock is no longer valid. */
+  get generation(): number {
+    return this.locks;
   }
 
   async lock(passphrase: Buffer): Promise<boolean> {
@@ -32,6 +38,7 @@ export class AgentLock {
       this.salt = salt;
       this.digest = digest;
       this.failures = 0;
+      this.locks++;
       return true;
     } finally {
       this.busy = false;

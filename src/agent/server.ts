@@ -7,7 +7,10 @@ import { askpassConfirm, type ConfirmFn } from './confirm';
 import { serveConnection } from './connection';
 import { AgentCore } from './core';
 import { silentLog, type AgentLog } from './log';
+import { gdbusNotifier, type Notifier } from './notify';
+import type { PeerVerdict } from './peer-check';
 import type { ProviderFactory } from './provider';
+import { defaultUseConfigPath } from './use-config-file';
 import { prepareSocketPath } from './socket-file';
 
 export interface CreateAgentOptions {
@@ -26,7 +29,11 @@ export interface CreateAgentOptions {
   /** Replaces the askpass confirmation entirely. */
   confirm?: ConfirmFn;
   /** Decides whether a connecting peer may talk to the agent (e.g. an SO_PEERCRED uid check). */
-  acceptPeer?: (socket: Socket) => { ok: true } | { ok: false; reason: string };
+  acceptPeer?: (socket: Socket) => PeerVerdict;
+  /** The key-use configuration file (man tt-agent-config); default $XDG_CONFIG_HOME/tt-agent/config; null: none. */
+  useConfigFile?: string | null;
+  /** Where desktop notifications of key uses go (when the configuration asks for them); default gdbus. */
+  notifier?: Notifier;
   allowRemoteProviders?: boolean;
   version?: string;
 }
@@ -50,6 +57,8 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
     confirm: opts.confirm ?? askpassConfirm(opts.askpass ?? process.env.SSH_ASKPASS, process.env),
     allowRemoteProviders: opts.allowRemoteProviders ?? false,
     version: opts.version ?? 'unknown',
+    useConfigFile: opts.useConfigFile === undefined ? defaultUseConfigPath() : opts.useConfigFile,
+    notifier: opts.notifier ?? gdbusNotifier(log),
   });
   const server = opts.listen && 'listen' in opts.listen ? opts.listen : createServer();
   const sockets = new Set<Socket>();
@@ -57,7 +66,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
   server.on('connection', (socket: Socket) => {
     const id = nextId++;
     // Decided before any data handler exists: a refused peer's bytes are never read.
-    let verdict: { ok: true } | { ok: false; reason: string };
+    let verdict: PeerVerdict;
     try {
       verdict = opts.acceptPeer?.(socket) ?? { ok: true };
     } catch (err) {
@@ -70,7 +79,8 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, core, id);
+    const peer = verdict.pid !== undefined && verdict.uid !== undefined ? { pid: verdict.pid, uid: verdict.uid } : undefined;
+    serveConnection(socket, core, id, peer);
   });
   server.on('error', (err) => log('error', `listening socket: ${err.message}`));
 

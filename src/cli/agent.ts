@@ -84,6 +84,10 @@ async function runForeground(args: AgentArgs, shell: Shell): Promise<number> {
     if ((err as Error).name === 'UnprotectedSocketError') {
       throw new UserError((err as Error).message, (err as { hint?: string }).hint);
     }
+    if ((err as Error).name === 'UseConfigError') {
+      // Every bad line, each as file:line: what is wrong.
+      throw new UserError(`the configuration has errors:\n${(err as Error).message}`, (err as { hint?: string }).hint);
+    }
     if ((err as Error).name === 'SocketInUseError') {
       throw new UserError(`${(err as Error).message}.`, 'Use that agent (SSH_AUTH_SOCK=' + socketPath + '), or stop it first, or pick another path with -a.');
     }
