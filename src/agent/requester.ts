@@ -11,6 +11,7 @@ export interface RequesterProcess {
 
 const MAX_DEPTH = 6;
 const MAX_COMMAND = 120;
+const HEAD = 40;
 
 export function readRequesterChain(pid: number, uid: number, proc = '/proc'): RequesterProcess[] {
   const chain: RequesterProcess[] = [];
@@ -41,7 +42,8 @@ function readProcess(proc: string, pid: number): { uid: number; ppid: number; co
   const args = cmdline.toString('utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
   // Kernel threads and zombies have no command line: their name is in status.
   let command = args.length > 0 ? [baseName(args[0]), ...args.slice(1)].join(' ') : (/^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?');
-  if (command.length > MAX_COMMAND) command = `${command.slice(0, MAX_COMMAND - 1)}…`;
+  // The program and the end of its arguments say most (`ssh … -p 22 host cmd`): the middle goes.
+  if (command.length > MAX_COMMAND) command = `${command.slice(0, HEAD)}…${command.slice(command.length - (MAX_COMMAND - HEAD - 1))}`;
   return { uid: Number(uid), ppid: Number(ppid), command };
 }
 
