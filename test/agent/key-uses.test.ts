@@ -217,3 +217,27 @@ test('allow-sshsig: a namespace not listed is refused, the listed one signs', as
     writeConfig([]);
   }
 });
+
+test('remember yes: asked once per key and host, asked again after the agent was locked', async () => {
+  writeConfig(['Key test-ed25519', '  confirm always', '  remember yes']);
+  fs.rmSync(promptsFile, { force: true });
+  try {
+    const login = () => sshLogin(sshd, { agentSock: agent.sock, identityFile: keys.ed25519.pubPath });
+    const { added } = await usesAfter(async () => {
+      for (let i = 0; i < 2; i++) assert.equal((await login()).code, 0);
+    });
+    assert.deepEqual(added.map((u) => u.confirmation), ['asked', 'remembered']);
+    assert.equal(prompts().length, 1);
+
+    // ssh-add -x / -X read the passphrase through their own askpass.
+    const pass = path.join(dir, 'lockpass.sh');
+    fs.writeFileSync(pass, '#!/bin/sh\necho lock-pass\n', { mode: 0o700 });
+    const env = { ...agent.env, SSH_ASKPASS: pass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+    assert.equal((await run('ssh-add', ['-x'], { env })).code, 0);
+    assert.equal((await run('ssh-add', ['-X'], { env })).code, 0);
+    assert.equal((await login()).code, 0);
+    assert.equal(prompts().length, 2, 'asked again after the lock');
+  } finally {
+    writeConfig([]);
+  }
+});
