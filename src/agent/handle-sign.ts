@@ -13,7 +13,7 @@ import { classifyUse, type ClassifiedUse } from './use-record';
 export async function signRequest(req: RequestOf<'SSH_AGENTC_SIGN_REQUEST'>, ctx: RequestContext): Promise<Buffer> {
   // Every signature and every refusal goes to the use log, classified (use-record.ts).
   const id = ctx.core.identities.get(req.keyBlob);
-  const classified = classifyUse(ctx.conn, req.keyBlob, id?.comment, req.data, ctx.core.uses.context());
+  const classified = classifyUse(ctx.conn, id?.blob ?? req.keyBlob, id?.comment, req.data, ctx.core.uses.context());
   try {
     const reply = await signChecked(req, ctx, classified);
     classified.use.outcome = 'signed';
@@ -22,7 +22,7 @@ export async function signRequest(req: RequestOf<'SSH_AGENTC_SIGN_REQUEST'>, ctx
     classified.use.reason = err instanceof AgentRefusal ? err.message : describeError(err);
     throw err;
   } finally {
-    ctx.core.uses.record(classified.use);
+    ctx.core.uses.record(classified.use, classified.config);
   }
 }
 

@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { addKnownHostNames, type HostNamesByKey } from '../protocol/known-host-names';
 
+const EMPTY: HostNamesByKey = new Map();
+
 interface Cached {
   stamp: string;
   names: HostNamesByKey;
@@ -32,12 +34,16 @@ export class HostNames {
   private load(file: string): HostNamesByKey {
     let stamp: string;
     try {
-      const st = statSync(file, { bigint: true });
-      if (!st.isFile()) return new Map();
+      // No exception for a missing file (known_hosts2 usually is): this runs on every signature.
+      const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+      if (!st?.isFile()) {
+        this.cache.delete(file);
+        return EMPTY;
+      }
       stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
     } catch {
       this.cache.delete(file);
-      return new Map();
+      return EMPTY;
     }
     const hit = this.cache.get(file);
     if (hit && hit.stamp === stamp) return hit.names;

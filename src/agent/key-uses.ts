@@ -5,6 +5,7 @@ import type { TokenRef } from '../pin/token-ref';
 import { HostNames, defaultKnownHostsFiles } from './host-names';
 import type { AgentLog } from './log';
 import type { Notifier } from './notify';
+import type { UseConfig } from './use-config';
 import type { UseConfigSource } from './use-config-file';
 import { describeUse, type KeyUse, type UseContext } from './use-record';
 
@@ -29,15 +30,16 @@ export class KeyUses {
     private readonly max = MAX_RECENT_USES,
   ) {}
 
+  /** The configuration as of now (one stat of its file) and what to name hosts with. */
   context(): UseContext {
-    return { hostNames: this.hostNames, knownHostsFiles: [...defaultKnownHostsFiles(), ...this.config.current().knownHosts] };
+    const config = this.config.current();
+    return { config, hostNames: this.hostNames, knownHostsFiles: [...defaultKnownHostsFiles(), ...config.knownHosts] };
   }
 
-  record(use: KeyUse): void {
+  record(use: KeyUse, config: UseConfig): void {
     this.recent.push(use);
     if (this.recent.length > this.max) this.recent.splice(0, this.recent.length - this.max);
     this.log('info', `key use: ${describeUse(use)}`);
-    const config = this.config.current();
     if (config.notify) this.notifier?.notify(use, config.notifyInterval);
   }
 

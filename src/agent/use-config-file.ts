@@ -44,10 +44,11 @@ export class UseConfigSource {
   private stampNow(): string {
     if (!this.file) return '';
     try {
-      const st = statSync(this.file, { bigint: true });
-      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      // No exception for a missing file: this runs on every signature.
+      const st = statSync(this.file, { bigint: true, throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.size}:${st.mtimeNs}` : 'missing';
     } catch {
-      return 'missing';
+      return 'unreadable';
     }
   }
 

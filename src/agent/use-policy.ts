@@ -3,9 +3,9 @@
 // confirmation program, with a prompt that says key, class, destination and requester. A
 // `remember yes` key is asked once per host key until the agent is locked, the key removed or
 // its token pulled. A key added with `ssh-add -c` is asked every time, as in OpenSSH.
-import { fingerprintSha256 } from '../protocol/fingerprint';
 import type { RequestContext } from './context';
 import { describeIdentity } from './core';
+import { cachedFingerprint } from './fingerprint-cache';
 import type { Identity } from './identities';
 import { AgentRefusal } from './refusal';
 import { describeRequester } from './requester';
@@ -14,7 +14,7 @@ import { describeKey, describeTarget, describeVia, type ClassifiedUse, type KeyU
 
 export async function applyUsePolicy(id: Identity, classified: ClassifiedUse, { core }: RequestContext): Promise<void> {
   const { use, data, destinationKey } = classified;
-  const policy = keyPolicy(core.uses.config.current(), { fingerprint: fingerprintSha256(id.blob), comment: id.comment });
+  const policy = keyPolicy(classified.config, { fingerprint: cachedFingerprint(id.blob), comment: id.comment });
   if (data.kind === 'sshsig' && policy.allowSshsig && !policy.allowSshsig.includes(data.namespace)) {
     const allowed = policy.allowSshsig.length > 0 ? `only ${policy.allowSshsig.join(', ')}` : 'none';
     throw new AgentRefusal(`${describeIdentity(id)} may not sign SSHSIG namespace ${JSON.stringify(data.namespace)} (allow-sshsig: ${allowed})`);

@@ -1,12 +1,13 @@
 // One use of a key, as the use log keeps it: what was signed (classified from the data), for
 // whom (the login's user and host, or the SSHSIG namespace), through which hops, asked by
 // which process, and the outcome. Holds no signed data, no signature, nothing secret.
-import { fingerprintSha256 } from '../protocol/fingerprint';
 import { peekKeyType } from '../protocol/key-blob';
 import { classifySignedData, type SignedData, type SignedDataKind } from '../protocol/signed-data';
+import { cachedFingerprint } from './fingerprint-cache';
 import type { HostNames } from './host-names';
 import { describeRequester, readRequesterChain, type RequesterProcess } from './requester';
 import type { ConnectionState } from './session';
+import type { UseConfig } from './use-config';
 
 export interface UseHost {
   fingerprint: string;
@@ -39,6 +40,7 @@ export interface KeyUse {
 }
 
 export interface UseContext {
+  config: UseConfig;
   hostNames: HostNames;
   knownHostsFiles: string[];
 }
@@ -47,12 +49,15 @@ export interface UseContext {
 export interface ClassifiedUse {
   use: KeyUse;
   data: SignedData;
+  /** The configuration the use was judged and recorded by. */
+  config: UseConfig;
   /** The host key a login is for, when one is known (for remembering a confirmation). */
   destinationKey?: Buffer;
 }
 
 const requesters = new WeakMap<ConnectionState, RequesterProcess[]>();
 
+/** `keyBlob`: the identity's own blob when the key is in the agent (its fingerprint is cached). */
 export function classifyUse(
   conn: ConnectionState,
   keyBlob: Buffer,
@@ -61,11 +66,11 @@ export function classifyUse(
   ctx: UseContext,
 ): ClassifiedUse {
   const data = classifySignedData(signedData);
-  const host = (blob: Buffer): UseHost => ({ fingerprint: fingerprintSha256(blob), names: ctx.hostNames.namesOf(blob, ctx.knownHostsFiles) });
+  const host = (blob: Buffer): UseHost => ({ fingerprint: cachedFingerprint(blob), names: ctx.hostNames.namesOf(blob, ctx.knownHostsFiles) });
   const use: KeyUse = {
     at: new Date().toISOString(),
     outcome: 'refused',
-    key: { type: keyType(keyBlob), fingerprint: fingerprintSha256(keyBlob), ...(comment !== undefined ? { comment } : {}) },
+    key: { type: keyType(keyBlob), fingerprint: cachedFingerprint(keyBlob), ...(comment !== undefined ? { comment } : {}) },
     class: data.kind,
     forwardedVia: conn.binds.filter((b) => b.isForwarding).map((b) => host(b.hostKeyBlob)),
     forwarded: conn.binds.some((b) => b.isForwarding) || (conn.bindAttempted && conn.binds.length === 0),
@@ -86,7 +91,7 @@ export function classifyUse(
   } else {
     use.length = data.length;
   }
-  return { use, data, destinationKey };
+  return { use, data, config: ctx.config, destinationKey };
 }
 
 function requesterOf(conn: ConnectionState): RequesterProcess[] {

@@ -9,6 +9,8 @@ const SSHSIG_MAGIC = Buffer.from('SSHSIG');
 const SSHSIG_HASH_BYTES: Record<string, number> = { sha256: 32, sha512: 64 };
 // Long enough for any real namespace or user name; a longer one is cut in the description.
 const MAX_TEXT = 256;
+// A session id is an exchange hash: 64 bytes for SHA-512 kex, the largest in use.
+const MAX_SESSION_ID = 64;
 
 export interface SshLoginData {
   kind: 'ssh-login';
@@ -54,6 +56,10 @@ export function classifySignedData(data: Buffer): SignedData {
  *   [string host_key, for publickey-hostbound-v00@openssh.com]
  */
 function parseLogin(data: Buffer): SshLoginData | undefined {
+  // Most data that is not a login fails here, without the cost of a thrown WireError.
+  if (data.length < 5) return undefined;
+  const idLength = data.readUInt32BE(0);
+  if (idLength === 0 || idLength > MAX_SESSION_ID || data[4 + idLength] !== SSH2_MSG_USERAUTH_REQUEST) return undefined;
   try {
     const r = new SshReader(data);
     const sessionId = r.string();
