@@ -1,15 +1,17 @@
 // Who asked: the client process the kernel named at connect() (SO_PEERCRED pid) and its
-// parents, read from /proc while they belong to the same user, so a use reads "ssh ← git push"
-// rather than a bare "ssh". Read once per connection, on its first signature; the pid is the
-// kernel's word, the command lines are whatever those processes set (shown, never trusted).
-import { readFileSync } from 'node:fs';
+// parents, read from /proc while they belong to the same user, up to the leader of the
+// client's session (the shell the command was typed in), so a use reads "ssh ← git push ←
+// bash" rather than a bare "ssh", and says nothing of the processes above the user's shell.
+// Read once per connection, on its first signature; the pid is the kernel's word, the
+// command lines are whatever those processes set (shown, never trusted).
+import { readFileSync, statSync } from 'node:fs';
 
 export interface RequesterProcess {
   pid: number;
   command: string;
 }
 
-const MAX_DEPTH = 6;
+const MAX_DEPTH = 5;
 const MAX_COMMAND = 120;
 const HEAD = 40;
 
@@ -21,30 +23,36 @@ export function readRequesterChain(pid: number, uid: number, proc = '/proc'): Re
     // The first process is the peer itself (its uid was checked at connect); parents only while ours.
     if (!info || (chain.length > 0 && info.uid !== uid)) break;
     chain.push({ pid: current, command: info.command });
+    if (info.sessionLeader) break;
     current = info.ppid;
   }
   return chain;
 }
 
-function readProcess(proc: string, pid: number): { uid: number; ppid: number; command: string } | undefined {
-  let status: string;
+function readProcess(proc: string, pid: number): { uid: number; ppid: number; sessionLeader: boolean; command: string } | undefined {
+  let stat: string;
   let cmdline: Buffer;
+  let uid: number;
   try {
-    status = readFileSync(`${proc}/${pid}/status`, 'latin1');
+    stat = readFileSync(`${proc}/${pid}/stat`, 'latin1');
     cmdline = readFileSync(`${proc}/${pid}/cmdline`);
+    uid = statSync(`${proc}/${pid}`).uid;
   } catch {
     return undefined; // gone already, or not ours to read
   }
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1];
-  const uid = field('Uid');
-  const ppid = field('PPid');
-  if (uid === undefined || ppid === undefined) return undefined;
-  const args = cmdline.toString('utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
-  // Kernel threads and zombies have no command line: their name is in status.
-  let command = args.length > 0 ? [baseName(args[0]), ...args.slice(1)].join(' ') : (/^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?');
+  // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  const ppid = Number(fields[1]);
+  const session = Number(fields[3]);
+  if (close < 0 || !Number.isInteger(ppid) || !Number.isInteger(session)) return undefined;
+  const args = cmdline.toString('utf8').split('\0');
+  if (args[args.length - 1] === '') args.pop();
+  // Kernel threads and zombies have no command line: their name is in stat.
+  let command = args.length > 0 ? [baseName(args[0]), ...args.slice(1)].join(' ') : stat.slice(stat.indexOf('(') + 1, close);
   // The program and the end of its arguments say most (`ssh … -p 22 host cmd`): the middle goes.
   if (command.length > MAX_COMMAND) command = `${command.slice(0, HEAD)}…${command.slice(command.length - (MAX_COMMAND - HEAD - 1))}`;
-  return { uid: Number(uid), ppid: Number(ppid), command };
+  return { uid, ppid, sessionLeader: session === pid, command };
 }
 
 function baseName(p: string): string {

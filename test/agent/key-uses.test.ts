@@ -241,3 +241,14 @@ test('remember yes: asked once per key and host, asked again after the agent was
     writeConfig([]);
   }
 });
+
+test('the requester chain ends at the leader of the client session: nothing above the user’s shell', async () => {
+  const ssh = ['ssh', ...sshArgs(sshd, { agentSock: agent.sock, identityFile: keys.ed25519.pubPath, command: 'true' })].map(shq).join(' ');
+  // setsid: the sh is the session leader, as a terminal's shell is.
+  const { result: r, added } = await usesAfter(() => run('setsid', ['-w', 'sh', '-c', `${ssh}; true`]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(added.length, 1);
+  const chain = added[0].requester.chain;
+  assert.deepEqual(chain.map((p: any) => p.command.split(' ')[0]), ['ssh', 'sh'], JSON.stringify(chain));
+  assert.match(chain[1].command, /^sh -c /);
+});
