@@ -291,6 +291,8 @@ async function startInBackground(args: AgentArgs, shell: Shell): Promise<number>
     }
   }
 
+  // A bad configuration would stop the child with its errors in the log: say them here instead.
+  await checkUseConfig();
   const logPath = args.socketPath ? `${args.socketPath}.log` : join(location.dir, 'agent.log');
   const logFd = openSync(logPath, 'a', 0o600);
   // A small young generation keeps a long-running agent's memory flat (measured: test/bench).
@@ -326,6 +328,16 @@ async function startInBackground(args: AgentArgs, shell: Shell): Promise<number>
     `the agent did not start (${exited ?? `no answer within ${START_TIMEOUT_MS / 1000} s`}): ${logTail(logPath)}`,
     `See ${logPath}, or run tt-agent -d to start it in the foreground.`,
   );
+}
+
+async function checkUseConfig(): Promise<void> {
+  const { UseConfigSource, defaultUseConfigPath } = await import('../agent/use-config-file');
+  try {
+    new UseConfigSource(defaultUseConfigPath(), () => {});
+  } catch (err) {
+    if ((err as Error).name !== 'UseConfigError') throw err;
+    throw new UserError(`the configuration has errors:\n${(err as Error).message}`, (err as { hint?: string }).hint);
+  }
 }
 
 function logTail(logPath: string): string {
