@@ -82,12 +82,18 @@ export class AgentCore {
   private readonly loads: LoadReport[] = [];
   private readonly refusals: ModuleRefusal[] = [];
   private readonly tokenErrors = new Map<string, TokenErrorRecord>();
+  private readonly stopAbsenceWatch: () => void;
 
   constructor(readonly config: AgentConfig) {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
     // Throws UseConfigError for a configuration with bad lines: the agent does not start on it.
     this.uses = new KeyUses(new UseConfigSource(config.useConfigFile ?? null, config.log), config.log, config.notifier);
-    onTokenAbsent((token) => this.uses.forgetToken(token));
+    this.stopAbsenceWatch = onTokenAbsent((token) => this.uses.forgetToken(token));
+  }
+
+  /** The agent stops: no more hooks into process-wide services (the PIN broker's token events). */
+  dispose(): void {
+    this.stopAbsenceWatch();
   }
 
   log(...args: Parameters<AgentLog>): void {

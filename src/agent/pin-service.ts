@@ -15,7 +15,7 @@ const absentListeners = new Set<(token: TokenRef) => void>();
 /** Called whenever a module host reports a token pulled (remembered confirmations end then). */
 export function onTokenAbsent(listener: (token: TokenRef) => void): () => void {
   absentListeners.add(listener);
-  return () => absentListeners.delete(listener);
+  return () => void absentListeners.delete(listener);
 }
 
 /** The agent's PIN broker; the first caller with a log decides where its lines go. */

@@ -116,6 +116,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
         for (const s of sockets) s.destroy();
         await closed;
         await core.unloadAll();
+        core.dispose();
         if (ownedPath) await unlink(ownedPath).catch(() => undefined);
         log('info', 'agent stopped');
       })()),

@@ -104,7 +104,7 @@ test('a configuration with bad lines: the agent does not start and names every b
 
   // eval $(tt-agent): the starter says the same in the user's shell, and starts nothing.
   const runtime = fs.mkdtempSync(path.join(dir, 'runtime-'));
-  const env = { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'bad'), XDG_RUNTIME_DIR: runtime };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: path.join(dir, 'bad'), XDG_RUNTIME_DIR: runtime };
   delete env.SSH_AUTH_SOCK;
   const started = await run(process.execPath, [TT_AGENT_BIN, '-s'], { env, timeoutMs: 20_000 });
   assert.equal(started.code, 1, started.stderr);
