@@ -25,6 +25,8 @@ runtime=(
   "make:make"
   "g++:g++"
   "python3:python3"
+  # gdbus sends the desktop notifications of key uses (notify yes in ~/.config/tt-agent/config).
+  "gdbus:libglib2.0-bin"
 )
 tests=(
   "sshd:openssh-server"
@@ -33,6 +35,8 @@ tests=(
   "tmux:tmux"
   "ps:procps"
   "dbus-run-session:dbus"
+  # The fake notification server of test/agent/notify.test.ts (GLib's D-Bus from the system python3).
+  "/usr/lib/python3/dist-packages/gi:python3-gi"
   "gnome-keyring-daemon:gnome-keyring"
   "pcscd:pcscd"
   "cc:gcc"

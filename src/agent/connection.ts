@@ -12,9 +12,9 @@ import { newConnectionState } from './session';
 // A client that pipelines more than this without reading replies is paused until it catches up.
 const MAX_QUEUED_REQUESTS = 64;
 
-export function serveConnection(socket: Socket, core: AgentCore, id: number): void {
+export function serveConnection(socket: Socket, core: AgentCore, id: number, peer?: { pid: number; uid: number }): void {
   const decoder = new FrameDecoder();
-  const conn = newConnectionState(id);
+  const conn = newConnectionState(id, peer);
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
 

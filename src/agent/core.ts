@@ -5,10 +5,13 @@ import { fingerprintSha256 } from '../protocol/fingerprint';
 import { sshKeyType } from '../protocol/public-key';
 import type { ConfirmFn } from './confirm';
 import { IdentityTable, type Identity } from './identities';
+import { KeyUses } from './key-uses';
 import { AgentLock } from './lock';
 import type { AgentLog } from './log';
+import type { Notifier } from './notify';
 import type { ProviderFactory, TokenLoadReport, TokenProvider } from './provider';
 import { describeError } from './refusal';
+import { UseConfigSource } from './use-config-file';
 
 /**
  * The PINs the agent keeps (the PIN broker owns them). Locking seals them under a key derived
@@ -38,6 +41,9 @@ export interface AgentConfig {
   /** Let connections bound to a remote session (forwarded agents) load PKCS#11 modules. Off, as in OpenSSH. */
   allowRemoteProviders: boolean;
   version: string;
+  /** The key-use configuration file; null or absent: none (use log only, no policy). */
+  useConfigFile?: string | null;
+  notifier?: Notifier;
 }
 
 export interface LoadedProvider {
@@ -86,14 +92,26 @@ export class AgentCore {
   readonly providers = new Map<string, LoadedProvider>();
   readonly lock = new AgentLock();
   readonly startedAt = Date.now();
+  /** Every signature and refusal, the key-use policy and its configuration. */
+  readonly uses: KeyUses;
   /** Serialises loads and removals per module path, so two `ssh-add -s` of one module do not race. */
   private readonly moduleQueues = new Map<string, Promise<unknown>>();
   private readonly loads: LoadReport[] = [];
   private readonly refusals: ModuleRefusal[] = [];
   private readonly tokenErrors = new Map<string, TokenErrorRecord>();
+  private readonly stopAbsenceWatch: () => void;
 
   constructor(readonly config: AgentConfig) {
     this.identities = new IdentityTable((id) => this.config.log('info', `lifetime expired, removed ${describeIdentity(id)}`));
+    // Throws UseConfigError for a configuration with bad lines: the agent does not start on it.
+    this.uses = new KeyUses(new UseConfigSource(config.useConfigFile ?? null, config.log), config.log, config.notifier);
+    // A pulled token ends the confirmations remembered for its keys.
+    this.stopAbsenceWatch = config.pins?.onTokenAbsent((token) => this.uses.forgetToken(token)) ?? (() => {});
+  }
+
+  /** The agent stops: no more hooks into process-wide services (the PIN broker's token events). */
+  dispose(): void {
+    this.stopAbsenceWatch();
   }
 
   /** The broker as far as locking and wiping need it; an agent without tokens keeps no PINs. */

@@ -7,13 +7,16 @@ import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
 import { describeIdentity } from './core';
 import { identityPermitted } from './destination';
+import { offeredIdentities } from './offered-keys';
 import { AgentRefusal, describeError } from './refusal';
 import { SoftKey } from './soft-key';
 import { refusedKey } from './key-policy';
 
 export function requestIdentities(_req: RequestOf<'SSH_AGENTC_REQUEST_IDENTITIES'>, { core, conn }: RequestContext): Buffer {
   // A forwarded connection only sees keys its destination constraints let it use.
-  const visible = core.identities.list().filter((id) => identityPermitted(id.constraints.destinations, conn, null).ok);
+  const permitted = core.identities.list().filter((id) => identityPermitted(id.constraints.destinations, conn, null).ok);
+  // A connection bound to a login may see only the keys the configuration picks for that host.
+  const visible = offeredIdentities(core, conn, permitted);
   return encodeIdentitiesAnswer(visible.map((id) => ({ blob: id.blob, comment: id.comment })));
 }
 

@@ -33,6 +33,8 @@ export class AgentLock {
   private failures = 0;
   /** Every lock and unlock runs after the previous one and its penalty delay. */
   private turn: Promise<unknown> = Promise.resolve();
+  /** Locks so far: a confirmation remembered before the last lock is no longer valid. */
+  private locks = 0;
 
   get locked(): boolean {
     return this.verifier !== null;
@@ -43,16 +45,23 @@ export class AgentLock {
     return this.failures;
   }
 
+  /** Counts locks: a confirmation remembered before the last lock is no longer valid. */
+  get generation(): number {
+    return this.locks;
+  }
+
   /** Locks; the sealing key is the caller's to use and zero. */
   lock(passphrase: Buffer): Promise<LockOutcome> {
     return this.inTurn(async () => {
       if (passphrase.length === 0) return { ok: false, reason: 'an empty lock passphrase is not accepted' };
       if (this.locked) return { ok: false, reason: 'agent is already locked' };
+
       const salt = randomBytes(16);
       const { verifier, sealKey } = await derive(passphrase, salt);
       this.salt = salt;
       this.verifier = verifier;
       this.failures = 0;
+      this.locks++;
       return { ok: true, sealKey };
     });
   }

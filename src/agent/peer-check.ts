@@ -4,7 +4,8 @@
 // or credentials cannot be read is refused too.
 import type { Socket } from 'node:net';
 
-export type PeerVerdict = { ok: true } | { ok: false; reason: string };
+/** An accepted peer carries its credentials: the use log names the requesting process by them. */
+export type PeerVerdict = { ok: true; pid?: number; uid?: number } | { ok: false; reason: string };
 
 export interface PeerCredSource {
   peerCred(fd: number): { uid: number; pid: number };
@@ -21,7 +22,7 @@ export function peerUidCheck(native: PeerCredSource, ownUid: number): (socket: S
     } catch (err) {
       return { ok: false, reason: `peer credentials unavailable (${(err as Error).message})` };
     }
-    if (cred.uid === ownUid || cred.uid === 0) return { ok: true };
+    if (cred.uid === ownUid || cred.uid === 0) return { ok: true, pid: cred.pid, uid: cred.uid };
     return { ok: false, reason: `peer uid ${cred.uid} (pid ${cred.pid}) is neither the agent's owner (uid ${ownUid}) nor root` };
   };
 }

@@ -8,7 +8,10 @@ import { serveConnection } from './connection';
 import { AgentCore } from './core';
 import { silentLog, type AgentLog } from './log';
 import type { PinBroker } from '../pin/broker';
+import { gdbusNotifier, type Notifier } from './notify';
+import type { PeerVerdict } from './peer-check';
 import type { ProviderFactory } from './provider';
+import { defaultUseConfigPath } from './use-config-file';
 import { prepareSocketPath } from './socket-file';
 
 export interface CreateAgentOptions {
@@ -29,7 +32,11 @@ export interface CreateAgentOptions {
   /** Replaces the askpass confirmation entirely. */
   confirm?: ConfirmFn;
   /** Decides whether a connecting peer may talk to the agent (e.g. an SO_PEERCRED uid check). */
-  acceptPeer?: (socket: Socket) => { ok: true } | { ok: false; reason: string };
+  acceptPeer?: (socket: Socket) => PeerVerdict;
+  /** The key-use configuration file (man tt-agent-config); default $XDG_CONFIG_HOME/tt-agent/config; null: none. */
+  useConfigFile?: string | null;
+  /** Where desktop notifications of key uses go (when the configuration asks for them); default gdbus. */
+  notifier?: Notifier;
   allowRemoteProviders?: boolean;
   version?: string;
 }
@@ -54,6 +61,8 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
     confirm: opts.confirm ?? askpassConfirm(opts.askpass ?? process.env.SSH_ASKPASS, process.env),
     allowRemoteProviders: opts.allowRemoteProviders ?? false,
     version: opts.version ?? 'unknown',
+    useConfigFile: opts.useConfigFile === undefined ? defaultUseConfigPath() : opts.useConfigFile,
+    notifier: opts.notifier ?? gdbusNotifier(log),
   });
   const server = opts.listen && 'listen' in opts.listen ? opts.listen : createServer();
   const sockets = new Set<Socket>();
@@ -61,7 +70,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
   server.on('connection', (socket: Socket) => {
     const id = nextId++;
     // Decided before any data handler exists: a refused peer's bytes are never read.
-    let verdict: { ok: true } | { ok: false; reason: string };
+    let verdict: PeerVerdict;
     try {
       verdict = opts.acceptPeer?.(socket) ?? { ok: true };
     } catch (err) {
@@ -74,7 +83,8 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, core, id);
+    const peer = verdict.pid !== undefined && verdict.uid !== undefined ? { pid: verdict.pid, uid: verdict.uid } : undefined;
+    serveConnection(socket, core, id, peer);
   });
   server.on('error', (err) => log('error', `listening socket: ${err.message}`));
 
@@ -110,6 +120,7 @@ export async function createAgent(opts: CreateAgentOptions): Promise<Agent> {
         for (const s of sockets) s.destroy();
         await closed;
         await core.unloadAll();
+        core.dispose();
         if (ownedPath) await unlink(ownedPath).catch(() => undefined);
         log('info', 'agent stopped');
       })()),

@@ -15,6 +15,8 @@ export interface SessionBind {
 
 export interface ConnectionState {
   readonly id: number;
+  /** The client as the kernel named it at connect() (SO_PEERCRED); absent without the native addon. */
+  readonly peer?: { pid: number; uid: number };
   readonly binds: SessionBind[];
   /** Set by any session-bind attempt, even a failed one: a failed bind must not look like local use. */
   bindAttempted: boolean;
@@ -23,8 +25,8 @@ export interface ConnectionState {
 // OpenSSH's agent keeps at most 16 bindings per connection (AGENT_MAX_SESSION_IDS).
 export const MAX_SESSION_BINDS = 16;
 
-export function newConnectionState(id: number): ConnectionState {
-  return { id, binds: [], bindAttempted: false };
+export function newConnectionState(id: number, peer?: { pid: number; uid: number }): ConnectionState {
+  return { id, binds: [], bindAttempted: false, ...(peer ? { peer } : {}) };
 }
 
 export function isForwardedConnection(c: ConnectionState): boolean {

@@ -8,6 +8,7 @@ import type { Identity } from './identities';
 import type { TokenLoadReport } from './provider';
 import { describeError } from './refusal';
 import { moduleStatus, type ModuleStatus } from './status-modules';
+import type { KeyUse } from './use-record';
 
 export const STATUS_EXTENSION = 'status@tt-agent';
 
@@ -48,6 +49,8 @@ export interface AgentStatus {
   refusals: { at: string; requested: string; realPath?: string; reason: string }[];
   /** The last error each token reported while loading (the host adds those from signing). */
   tokenErrors: { modulePath: string; token: string; serial: string; ckr?: string; message: string; at: string }[];
+  /** Full form, unlocked only: the last key uses (signatures and refusals), oldest first. */
+  uses?: readonly KeyUse[];
 }
 
 export async function agentStatus(core: AgentCore, full: boolean): Promise<AgentStatus> {
@@ -68,7 +71,7 @@ export async function agentStatus(core: AgentCore, full: boolean): Promise<Agent
     defaultLifetime: core.config.defaultLifetime ?? null,
     allowRemoteProviders: core.config.allowRemoteProviders,
     // Key details only while unlocked: locking hides the identities from everyone.
-    ...(full && !locked ? { keys: identities.map(keyStatus) } : {}),
+    ...(full && !locked ? { keys: identities.map(keyStatus), uses: core.uses.list() } : {}),
     providers: entries.map(([modulePath, p], i) => ({
       modulePath,
       loadedAt: iso(p.loadedAt),

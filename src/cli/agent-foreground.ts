@@ -67,6 +67,8 @@ function catchStopSignals(): { signal?: NodeJS.Signals; release(): void } {
 async function explainStartFailure(err: unknown, socketPath: string | undefined): Promise<unknown> {
   const e = err as Error & { hint?: string; code?: string };
   if (e.name === 'UnprotectedSocketError') return new UserError(e.message, e.hint);
+  // Every bad line of the key-use configuration, each as file:line: what is wrong.
+  if (e.name === 'UseConfigError') return new UserError(`the configuration has errors:\n${e.message}`, e.hint);
   if (!socketPath) return err;
   if (e.name === 'SocketInUseError') {
     const p = await probeAgentSocket(socketPath);

@@ -33,6 +33,8 @@ export async function startInBackground(args: AgentArgs, shell: Shell): Promise<
     if (p?.kind === 'foreign') throw pathTaken(location.socketPath, p.why);
   }
 
+  // A bad configuration would stop the child with its errors in the log: say them here instead.
+  await checkUseConfig();
   const logPath = args.socketPath ? `${args.socketPath}.log` : join(location.dir, 'agent.log');
   const logFd = openLog(logPath);
   // A small young generation keeps a long-running agent's memory flat (measured: test/bench).
@@ -120,5 +122,15 @@ function logTail(logPath: string): string {
     return report?.slice('tt-agent: '.length) ?? (lines[lines.length - 1] || 'no log output');
   } catch {
     return 'no log output';
+  }
+}
+
+async function checkUseConfig(): Promise<void> {
+  const { UseConfigSource, defaultUseConfigPath } = await import('../agent/use-config-file');
+  try {
+    new UseConfigSource(defaultUseConfigPath(), () => {});
+  } catch (err) {
+    if ((err as Error).name !== 'UseConfigError') throw err;
+    throw new UserError(`the configuration has errors:\n${(err as Error).message}`, (err as { hint?: string }).hint);
   }
 }

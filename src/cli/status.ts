@@ -6,9 +6,11 @@ import type { AgentStatus } from '../agent/status';
 import { AgentClient, STATUS_EXTENSION } from './agent-client';
 import { UserError } from './errors';
 import { renderStatus } from './status-render';
+import { renderUses } from './uses-render';
 
 interface StatusArgs {
   json?: boolean;
+  uses?: boolean;
 }
 
 const SSH_AGENTC_EXTENSION = 27;
@@ -22,10 +24,16 @@ export const command: CommandModule<object, StatusArgs> = {
   builder: (y: Argv<object>) =>
     y
       .option('json', { type: 'boolean', describe: 'the same report as one JSON object' })
-      .example('tt-agent status', 'after ssh says "agent refused operation"') as Argv<StatusArgs>,
+      .option('uses', { type: 'boolean', describe: 'the last key uses instead: each signature and refusal, what for, where, asked by whom' })
+      .example('tt-agent status', 'after ssh says "agent refused operation"')
+      .example('tt-agent status --uses', 'which process used which key for which host') as Argv<StatusArgs>,
   handler: async (argv) => {
     const socketPath = process.env.SSH_AUTH_SOCK || (await findDefaultAgent());
     const status = await fetchStatus(socketPath);
+    if (argv.uses) {
+      process.stdout.write(argv.json ? `${JSON.stringify({ socket: socketPath, locked: status.locked, uses: status.uses ?? [] }, null, 2)}\n` : renderUses(status));
+      return;
+    }
     process.stdout.write(argv.json ? `${JSON.stringify({ socket: socketPath, ...status }, null, 2)}\n` : renderStatus(status, socketPath!));
   },
 };

@@ -47,6 +47,7 @@ export class PinBroker {
   private readonly absence: AbsenceClock;
   private readonly waits: UnlockWaits;
   private readonly prompts = new Map<string, Promise<Buffer | null>>();
+  private readonly absentListeners = new Set<(token: TokenRef) => void>();
 
   constructor(private readonly opts: PinBrokerOptions = {}) {
     this.log = opts.log ?? (() => {});
@@ -234,6 +235,13 @@ export class PinBroker {
 
   tokenAbsent(token: TokenRef): void {
     this.absence.absent(this.note(token));
+    for (const l of this.absentListeners) l(token);
+  }
+
+  /** Calls `listener` whenever a module host reports a token pulled; returns the unsubscribe. */
+  onTokenAbsent(listener: (token: TokenRef) => void): () => void {
+    this.absentListeners.add(listener);
+    return () => void this.absentListeners.delete(listener);
   }
 
   tokenPresent(token: TokenRef): void {

@@ -145,10 +145,12 @@ test('ssh-add -c: each signature asks SSH_ASKPASS (confirm prompt); yes signs, n
     fs.rmSync(`${msg}.sig`);
     fs.writeFileSync(answers, 'no');
     assert.notEqual((await sign()).code, 0);
-    // The prompt has two lines (key comment, fingerprint), like OpenSSH's.
+    // The prompt says what is signed, with which key, from where, for which process.
     const log = fs.readFileSync(calls, 'utf8');
-    assert.equal(log.match(/^confirm\|Allow use of key test-ed25519\?$/gm)?.length, 2, log);
-    assert.match(log, /^Key fingerprint SHA256:/m);
+    assert.equal(log.match(/^confirm\|Allow sshsig namespace file \(sha512\)\?$/gm)?.length, 2, log);
+    assert.match(log, /^Key: ssh-ed25519 SHA256:\S+ "test-ed25519"$/m);
+    assert.match(log, /^From: local$/m);
+    assert.match(log, /^Requested by: ssh-keygen -Y sign -f \S+ -n file \S+ \(\d+\) ← /m);
     await confirming.waitForLog(/not confirmed/);
   } finally {
     await confirming.stop();

@@ -62,7 +62,8 @@ export async function startInlineAgent(setup: AgentSetup): Promise<BenchAgent> {
 
 async function finishStart(name: AgentName, child: ChildProcess, sock: string, setup: AgentSetup): Promise<BenchAgent> {
   let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (log += s));
+  // The agent logs a line per signature (the use log): keep only the tail for error messages.
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (log = (log + s).slice(-65536)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeToken, type KeySpec } from '../helpers/softhsm';
 import { startInlineAgent, startOpenSsh, startTtAgent, type BenchAgent } from './agents';
+import { measureClassification } from './classify';
 import type { ClientJob, ClientResult } from './client';
 import { readConfig, type BenchConfig } from './config';
 import { treeCpuSeconds, treeMemory } from './proc';
@@ -119,6 +120,15 @@ async function main(): Promise<number> {
     helpers.push(client);
     say('calibrating the load generator against a canned responder');
     const calibration = await calibrate(cfg, client, dir);
+
+    say('key-use classification, in-process');
+    const classify = measureClassification(dir, cfg.smoke ? 200 : 2000);
+    const us = (n: number) => `${n.toFixed(1)} µs`;
+    notes.push(
+      `key-use classification and use log, CPU time per signature (in-process, known_hosts of 301 lines, median of 5 batches): ` +
+        `ssh-login ${us(classify.perUse['ssh-login'])}, sshsig ${us(classify.perUse.sshsig)}, other ${us(classify.perUse.other)}; ` +
+        `the requester's /proc parent chain, read once per connection: ${us(classify.requesterChainUs)}.`,
+    );
 
     say('starting OpenSSH ssh-agent and tt-agent, adding the token to each with ssh-add -s');
     const openssh = await startOpenSsh(setup);

@@ -11,7 +11,7 @@ import { GLOBAL_OPTIONS, parseHelpCommands, parseHelpOptions, ROOT, runHelp } fr
 import { mentionsOption, readManSections, wholeSection, type ManSection } from './man-source';
 
 const MAN_PAGE = path.join(ROOT, 'man/tt-agent.1');
-const MAN_PAGES = [MAN_PAGE, path.join(ROOT, 'man/token-tools.conf.5')];
+const MAN_PAGES = [MAN_PAGE, path.join(ROOT, 'man/token-tools.conf.5'), path.join(ROOT, 'man/tt-agent-config.5')];
 const haveGroff = spawnSync('groff', ['--version'], { stdio: 'ignore' }).status === 0;
 const sections = readManSections(MAN_PAGE);
 
