@@ -12,7 +12,6 @@
 // that host. Node's own IPC channel costs about twice as much per message and does not
 // batch under load, hence this.
 import type { Duplex } from 'node:stream';
-import { deserialize, serialize } from 'node:v8';
 
 export enum FrameKind {
   /** agent → host: uint32 flags, uint32 blob length, blob, data (rest). */
@@ -151,10 +150,6 @@ export class Channel {
     this.outgoing.length = 0;
   }
 
-  sendValue(kind: FrameKind, id: number, value: unknown, secret = false): void {
-    this.send(kind, id, serialize(value), secret);
-  }
-
   /** Ends the stream once everything written has been flushed. */
   end(): void {
     this.flush();
@@ -172,10 +167,6 @@ export class Channel {
   }
 }
 
-/** A CALL from the agent (host side only: the host trusts its agent, the agent trusts no host). */
-export function decodeCall<T>(payload: Buffer): T {
-  return deserialize(payload) as T;
-}
 
 /** SIGN payload: uint32 flags, uint32 blob length, blob, data. */
 export function encodeSign(blob: Buffer, data: Buffer, flags: number): Buffer {
