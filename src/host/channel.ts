@@ -48,6 +48,9 @@ export class ChannelError extends Error {
 
 export class Channel {
   private buffered: Buffer = Buffer.alloc(0);
+  /** Reads not yet joined to `buffered`: the frame they belong to is still incomplete. */
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
   private closed = false;
 
   /**
@@ -68,23 +71,15 @@ export class Channel {
     };
     stream.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      if (this.buffered.length === 0) {
-        this.buffered = chunk;
-      } else {
-        // A frame split across reads (a PIN among them): the pieces are zeroed once copied,
-        // so no stale copy of a secret stays behind in the old chunks.
-        const joined = Buffer.concat([this.buffered, chunk]);
-        this.buffered.fill(0);
-        chunk.fill(0);
-        this.buffered = joined;
-      }
       try {
+        if (!this.collect(chunk)) return;
         for (const f of this.take()) {
           if (this.closed) return;
           onFrame(f);
         }
       } catch (err) {
         this.buffered = Buffer.alloc(0);
+        this.pieces = [];
         this.destroy();
         end(err instanceof ChannelError ? err : new ChannelError(`bad frame: ${(err as Error).message}`, { cause: err }));
       }
@@ -96,6 +91,36 @@ export class Channel {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Adds a read to what is buffered; true once a whole frame (or a header to check) is there.
+   * A frame split across reads is joined once, when its last piece came (a peer that declares
+   * a large frame and sends it a few bytes at a time costs one copy, not one per read), and
+   * the pieces are zeroed once copied: no stale copy of a secret stays in the old chunks.
+   */
+  private collect(chunk: Buffer): boolean {
+    if (this.buffered.length === 0 && this.pieces.length === 0) {
+      this.buffered = chunk;
+      return true;
+    }
+    this.pieces.push(chunk);
+    this.pieceBytes += chunk.length;
+    const have = this.buffered.length + this.pieceBytes;
+    if (this.buffered.length >= 4) {
+      const len = this.buffered.readUInt32BE(0);
+      if (len < HEADER - 4 || len > this.maxFrame) throw new ChannelError(`frame length ${len} out of range`);
+      if (have < 4 + len) return false;
+    } else if (have < HEADER) {
+      return false;
+    }
+    const joined = Buffer.concat([this.buffered, ...this.pieces], have);
+    this.buffered.fill(0);
+    for (const p of this.pieces) p.fill(0);
+    this.buffered = joined;
+    this.pieces = [];
+    this.pieceBytes = 0;
+    return true;
   }
 
   private take(): Frame[] {
