@@ -14,7 +14,7 @@ export const SIGN_TIMEOUT_ENV = 'TT_AGENT_SIGN_TIMEOUT_MS';
 
 export async function startAgentDaemon(opts: Omit<DaemonOptions, 'providerFactory' | 'pins'>): Promise<Daemon> {
   const { log } = opts;
-  const pins = await makePinBroker(log);
+  const pins = makePinBroker(log);
   const signTimeout = signTimeoutMs(log);
   return startDaemon({
     ...opts,
@@ -23,12 +23,12 @@ export async function startAgentDaemon(opts: Omit<DaemonOptions, 'providerFactor
   });
 }
 
-export async function makePinBroker(log: AgentLog): Promise<PinBroker> {
+export function makePinBroker(log: AgentLog): PinBroker {
   const policy = readPinPolicy();
   for (const p of policy.problems) log('warn', p);
-  const keyring = await openKeyring({ log: (line) => log('info', line) }).catch(() => null);
   return new PinBroker({
-    keyring,
+    // Opened when a PIN is first looked for, as before: D-Bus does not delay the agent's start.
+    keyring: () => openKeyring({ log: (line) => log('info', line) }),
     cacheLifetimeMs: policy.lifetimeMs,
     absentForgetMs: policy.absentForgetMs,
     unlockWaitMs: policy.unlockWaitMs,

@@ -12,7 +12,6 @@
 // that host. Node's own IPC channel costs about twice as much per message and does not
 // batch under load, hence this.
 import type { Duplex } from 'node:stream';
-import { deserialize, serialize } from 'node:v8';
 
 export enum FrameKind {
   /** agent → host: uint32 flags, uint32 blob length, blob, data (rest). */
@@ -49,6 +48,9 @@ export class ChannelError extends Error {
 
 export class Channel {
   private buffered: Buffer = Buffer.alloc(0);
+  /** Reads not yet joined to `buffered`: the frame they belong to is still incomplete. */
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
   private closed = false;
 
   /**
@@ -69,23 +71,15 @@ export class Channel {
     };
     stream.on('data', (chunk: Buffer) => {
       if (this.closed) return;
-      if (this.buffered.length === 0) {
-        this.buffered = chunk;
-      } else {
-        // A frame split across reads (a PIN among them): the pieces are zeroed once copied,
-        // so no stale copy of a secret stays behind in the old chunks.
-        const joined = Buffer.concat([this.buffered, chunk]);
-        this.buffered.fill(0);
-        chunk.fill(0);
-        this.buffered = joined;
-      }
       try {
+        if (!this.collect(chunk)) return;
         for (const f of this.take()) {
           if (this.closed) return;
           onFrame(f);
         }
       } catch (err) {
         this.buffered = Buffer.alloc(0);
+        this.pieces = [];
         this.destroy();
         end(err instanceof ChannelError ? err : new ChannelError(`bad frame: ${(err as Error).message}`, { cause: err }));
       }
@@ -97,6 +91,36 @@ export class Channel {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Adds a read to what is buffered; true once a whole frame (or a header to check) is there.
+   * A frame split across reads is joined once, when its last piece came (a peer that declares
+   * a large frame and sends it a few bytes at a time costs one copy, not one per read), and
+   * the pieces are zeroed once copied: no stale copy of a secret stays in the old chunks.
+   */
+  private collect(chunk: Buffer): boolean {
+    if (this.buffered.length === 0 && this.pieces.length === 0) {
+      this.buffered = chunk;
+      return true;
+    }
+    this.pieces.push(chunk);
+    this.pieceBytes += chunk.length;
+    const have = this.buffered.length + this.pieceBytes;
+    if (this.buffered.length >= 4) {
+      const len = this.buffered.readUInt32BE(0);
+      if (len < HEADER - 4 || len > this.maxFrame) throw new ChannelError(`frame length ${len} out of range`);
+      if (have < 4 + len) return false;
+    } else if (have < HEADER) {
+      return false;
+    }
+    const joined = Buffer.concat([this.buffered, ...this.pieces], have);
+    this.buffered.fill(0);
+    for (const p of this.pieces) p.fill(0);
+    this.buffered = joined;
+    this.pieces = [];
+    this.pieceBytes = 0;
+    return true;
   }
 
   private take(): Frame[] {
@@ -151,10 +175,6 @@ export class Channel {
     this.outgoing.length = 0;
   }
 
-  sendValue(kind: FrameKind, id: number, value: unknown, secret = false): void {
-    this.send(kind, id, serialize(value), secret);
-  }
-
   /** Ends the stream once everything written has been flushed. */
   end(): void {
     this.flush();
@@ -172,10 +192,6 @@ export class Channel {
   }
 }
 
-/** A CALL from the agent (host side only: the host trusts its agent, the agent trusts no host). */
-export function decodeCall<T>(payload: Buffer): T {
-  return deserialize(payload) as T;
-}
 
 /** SIGN payload: uint32 flags, uint32 blob length, blob, data. */
 export function encodeSign(blob: Buffer, data: Buffer, flags: number): Buffer {

@@ -23,7 +23,7 @@ export function keepLoadPin(
     if (!broker.claim(owner, ref)) {
       refused.add(line.token);
       out.added = 0;
-      out.error = { message: `token ${line.token} (serial ${line.serial}) is served by another module` };
+      out.error = { message: `token ${line.token} (serial ${line.serial}) is also reported by another loaded module; remove one of them` };
       continue;
     }
     if (!pin || pin.length === 0) continue;

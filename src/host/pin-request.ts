@@ -5,6 +5,9 @@
 //   agent → host  CALL  { op: 'pin-answer', requestId, pin }     (pin null: nobody gave one)
 //   host → agent  EVENT { type: 'pin-outcome', token, outcome }  (rejected / locked / absent / present)
 // The outcome events let the broker forget a rejected PIN and start its absence clock.
+// The agent serves a request only for a token this module reported, only while one of the
+// host's signatures is pending, and a few times per signature (pin-request-agent.ts); a host
+// that asks otherwise is killed. The host keeps no PIN: it zeroes each one after its login.
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
 

@@ -1,13 +1,14 @@
 // How the PIN broker (broker.ts) is set up: where it may ask, and how long it keeps a PIN.
 import type { AskpassOptions } from './askpass';
-import type { KeyringStore } from './keyring';
+import type { KeyringSource } from './remembered-pins';
 import type { PinentryOptions } from './pinentry';
 
 export interface PinBrokerOptions {
   askpass?: AskpassOptions;
   /** false: never run pinentry. */
   pinentry?: PinentryOptions | false;
-  keyring?: KeyringStore | null;
+  /** The OS keyring, or a way to open it on first use. */
+  keyring?: KeyringSource;
   /** How long a PIN stays cached after it was given. Default: until lock, forget or absence. */
   cacheLifetimeMs?: number;
   /** A token out of its reader longer than this has its cached PIN forgotten. Default 5 min. */

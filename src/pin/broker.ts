@@ -2,8 +2,8 @@
 // the in-memory cache (within its lifetime) → the OS keyring (only tokens the user asked to
 // remember have an entry) → a prompt: SSH_ASKPASS, else pinentry, else a `tt-agent unlock`
 // from the user's terminal, waited for a while. Safety rules:
-//  - a module host gets a PIN only for a token it claimed (it reported it in a load) and no
-//    other module claimed first: a module never learns another module's PIN;
+//  - a module host gets a PIN only for a token it reported in a load and no other module
+//    reports: a module never learns another module's PIN;
 //  - a rejected PIN is never retried by the broker: reject() forgets it everywhere;
 //  - when the token reports its final try, no cached or remembered PIN is submitted;
 //  - while the agent is locked the PINs are sealed (pin-cache.ts) and none is handed out;
@@ -67,13 +67,13 @@ export class PinBroker {
   }
 
   /**
-   * Records that module host `owner` serves `token`. False when another module claimed it
-   * first: that module's PIN is not this one's to ask for.
+   * Records that module host `owner` serves `token`. False when another module reports the
+   * same token: it is then contested, and no module gets its PIN.
    */
   claim(owner: string, token: TokenRef): boolean {
-    const holder = this.claims.claim(owner, this.note(token));
-    if (holder) this.log(`module ${owner} reports token ${describeToken(token)}, which ${holder} serves: it will get no PIN for it`);
-    return holder === undefined;
+    const others = this.claims.claim(owner, this.note(token));
+    if (others.length > 0) this.log(`modules ${[owner, ...others].join(', ')} all report token ${describeToken(token)}: none of them gets its PIN`);
+    return others.length === 0;
   }
 
   /** Whether `owner` may have the PIN of `token`. */

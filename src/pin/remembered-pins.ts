@@ -3,39 +3,48 @@
 import type { KeyringStore } from './keyring';
 import { describeToken, type TokenRef } from './token-ref';
 
+/** A keyring, none, or a way to open one on first use (the agent's start does not wait for D-Bus). */
+export type KeyringSource = KeyringStore | null | (() => Promise<KeyringStore | null>);
+
 export class RememberedPins {
+  private opened?: Promise<KeyringStore | null>;
+
   constructor(
-    private readonly keyring: KeyringStore | null,
+    private readonly source: KeyringSource,
     private readonly log: (line: string) => void,
   ) {}
 
-  get available(): boolean {
-    return this.keyring !== null;
+  private keyring(): Promise<KeyringStore | null> {
+    if (!this.opened) this.opened = typeof this.source === 'function' ? this.source().catch(() => null) : Promise.resolve(this.source);
+    return this.opened;
   }
 
   /** The remembered PIN (the caller owns it), or null. */
   async get(token: TokenRef): Promise<Buffer | null> {
-    const stored = this.keyring ? await this.keyring.get(token) : null;
+    const keyring = await this.keyring();
+    const stored = keyring ? await keyring.get(token) : null;
     if (stored) this.log(`using the remembered PIN of token ${describeToken(token)} from the OS keyring`);
     return stored;
   }
 
   /** Stores a copy of `pin`. False: no keyring. */
   async set(token: TokenRef, pin: Buffer): Promise<boolean> {
-    if (!this.keyring) {
+    const keyring = await this.keyring();
+    if (!keyring) {
       this.log(`cannot remember the PIN of token ${describeToken(token)}: no OS keyring available`);
       return false;
     }
-    await this.keyring.set(token, pin);
+    await keyring.set(token, pin);
     this.log(`remembered the PIN of token ${describeToken(token)} in the OS keyring`);
     return true;
   }
 
   /** True when a remembered PIN was removed. */
   async delete(token: TokenRef): Promise<boolean> {
-    if (!this.keyring) return false;
+    const keyring = await this.keyring();
+    if (!keyring) return false;
     try {
-      if (!(await this.keyring.delete(token))) return false;
+      if (!(await keyring.delete(token))) return false;
       this.log(`removed the remembered PIN of token ${describeToken(token)} from the OS keyring`);
       return true;
     } catch (err) {
@@ -46,9 +55,10 @@ export class RememberedPins {
 
   /** The tokens with a remembered PIN; none when the keyring cannot say. */
   async list(): Promise<TokenRef[]> {
-    if (!this.keyring) return [];
+    const keyring = await this.keyring();
+    if (!keyring) return [];
     try {
-      return await this.keyring.list();
+      return await keyring.list();
     } catch (err) {
       this.log((err as Error).message);
       return [];

@@ -1,26 +1,35 @@
-// Which module serves which token, as the module hosts reported in their loads. The first
-// module to report a token owns it; another module naming the same label and serial gets no
-// PIN for it, so a rogue module cannot borrow a token's identity to read its PIN.
+// Which module serves which token, as the module hosts reported in their loads. A token is
+// served by a module only while no other module reports the same label and serial: a rogue
+// module that names another module's token (before or after it was loaded) makes that token
+// contested, and then no module is handed its PIN — borrowing a token's identity never
+// yields its PIN.
 export class TokenClaims {
-  /** token key → module path */
-  private readonly owners = new Map<string, string>();
+  /** token key → the modules (paths) that reported it */
+  private readonly claimants = new Map<string, Set<string>>();
 
-  /** The module that owned the token before, when it was another: the claim is refused. */
-  claim(owner: string, key: string): string | undefined {
-    const holder = this.owners.get(key);
-    if (holder !== undefined && holder !== owner) return holder;
-    this.owners.set(key, owner);
-    return undefined;
+  /** Records the claim; returns the other modules that report the same token (then it is contested). */
+  claim(owner: string, key: string): string[] {
+    const set = this.claimants.get(key) ?? new Set<string>();
+    set.add(owner);
+    this.claimants.set(key, set);
+    return [...set].filter((o) => o !== owner);
   }
 
   serves(owner: string, key: string): boolean {
-    return this.owners.get(key) === owner;
+    const set = this.claimants.get(key);
+    return set !== undefined && set.size === 1 && set.has(owner);
   }
 
-  /** Forgets every claim of `owner`; returns the token keys it held. */
+  /** Forgets every claim of `owner`; returns the token keys it alone held. */
   release(owner: string): string[] {
-    const keys = [...this.owners].filter(([, holder]) => holder === owner).map(([key]) => key);
-    for (const key of keys) this.owners.delete(key);
-    return keys;
+    const alone: string[] = [];
+    for (const [key, set] of this.claimants) {
+      if (!set.delete(owner)) continue;
+      if (set.size === 0) {
+        this.claimants.delete(key);
+        alone.push(key);
+      }
+    }
+    return alone;
   }
 }

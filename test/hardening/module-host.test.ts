@@ -193,3 +193,13 @@ test('a flood of events does not keep a hung signature alive past the sign timeo
   assert.match(s.agent.log(), /asked for the PIN of token "rogue" \(serial \S+\) (more often than its signatures need|with no signature pending); it is killed/);
   await stillServes(s, 'after the floods');
 });
+
+test("a module that reports another module's token (same label and serial) gets neither the token nor its PIN", { skip, timeout: 120_000 }, async (t) => {
+  // The rogue wraps the healthy token's own store: it names the very same token.
+  const s = await setup(t, { TT_ROGUE_SOFTHSM2_CONF: healthy.conf }, { loadRogue: false });
+  const r = await run('ssh-add', ['-s', rogueLib], { env: s.env });
+  assert.notEqual(r.code, 0, 'the impostor module added no key');
+  await s.agent.waitForLog(/all report token "healthy" \(serial \S+\): none of them gets its PIN/);
+  await s.agent.waitForLog(/also reported by another loaded module/);
+  await stillServes(s, 'after the impostor');
+});

@@ -59,3 +59,13 @@ test('a bad length or a throwing handler ends the channel with a ChannelError, n
     assert.ok(err instanceof ChannelError, String(err));
   }
 });
+
+test('frames written a byte at a time arrive whole and in order', async () => {
+  const stream = new PassThrough();
+  const got: string[] = [];
+  new Channel(stream, (f) => got.push(`${f.kind}/${f.id}/${f.payload.toString()}`), () => undefined);
+  const bytes = Buffer.concat([frameBytes(FrameKind.RESULT, 1, Buffer.from('one')), frameBytes(FrameKind.EVENT, 0, Buffer.alloc(0)), frameBytes(FrameKind.ERROR, 3, Buffer.from('three'))]);
+  for (const b of bytes) stream.write(Buffer.of(b));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, ['4/1/one', '6/0/', '5/3/three']);
+});

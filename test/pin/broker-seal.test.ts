@@ -30,11 +30,13 @@ test("a module gets the PINs of the tokens it claimed, never another module's", 
   assert.equal(text(await b.getPin(WORK, {}, A)), '1111');
   assert.equal(await b.getPin(BANK, {}, A), null, "A asked for B's token");
   assert.match(lines.join('\n'), /refused: module \/usr\/lib\/a-pkcs11\.so asked for the PIN of token "bank" \(serial 02\), which it does not serve/);
-  // Claiming a token another module serves does not make it yours.
+  // Reporting a token another module serves does not make it yours: it makes it nobody's.
   assert.equal(b.claim(A, BANK), false);
   assert.equal(await b.getPin(BANK, {}, A), null);
   assert.equal(b.keep(A, BANK, Buffer.from('9999')), false, 'nor may it overwrite that PIN');
-  assert.equal(text(await b.getPin(BANK, {}, B)), '2222');
+  assert.equal(await b.getPin(BANK, {}, B), null, 'a contested token gets no PIN from the broker');
+  b.release(A);
+  assert.equal(text(await b.getPin(BANK, {}, B)), '2222', 'once the impostor is gone, its own module gets it again');
 });
 
 test('release: a removed module leaves no PIN behind, and its tokens can be claimed again', async (t) => {
