@@ -2,14 +2,25 @@
 //  - no subcommand (or only ssh-agent style flags): the agent starter, parsed by hand so that
 //    `eval $(tt-agent)` in every new shell never pays for loading yargs;
 //  - a subcommand: yargs, loaded lazily, with one module per command.
-// commands.ts only names loaders: importing it loads no command.
+// commands.ts only names loaders: importing it loads no command. `--version` and the
+// top-level `--help` are answered from help.ts alone: no yargs, no command, no native code.
 import { COMMAND_NAMES, loadCommands } from './commands';
+import { packageVersion, topLevelHelp } from './help';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {
   // ssh-agent has neither -h nor -V; here they mean what users expect of any command.
   if (argv[0] === '-h' || argv[0] === '-V') argv = [argv[0] === '-h' ? '--help' : '--version', ...argv.slice(1)];
   const first = argv[0];
+  const rest = argv.slice(1).filter((a) => a !== '--debug');
+  if (first === '--version' && rest.length === 0) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if ((first === '--help' || first === 'help') && rest.length === 0) {
+    process.stdout.write(topLevelHelp());
+    return 0;
+  }
   const wantsYargs =
     first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help'].includes(first));
   if (!wantsYargs && (first === undefined || first.startsWith('-'))) {
@@ -40,7 +51,7 @@ async function runSubcommand(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('help', 'h')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
