@@ -4,6 +4,8 @@
 #   scripts/install.sh            runtime + build + test packages
 #   scripts/install.sh --runtime  only what the agent, the token tools and the build need
 #   scripts/install.sh --list     print the Debian packages it would install (all groups), and stop
+# Last, when no tt-agent is on PATH yet, it links this clone into npm's global prefix (what
+# `npm install -g .` does): tt-agent on PATH, its manual pages where man finds them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,4 +106,21 @@ if [ ! -f build/Release/tt_native.node ]; then
 fi
 say "building"
 npm run --silent build
-say "ready: $(node bin/tt-agent --version 2>/dev/null || echo built). 'npm install -g .' puts tt-agent and its manual pages on PATH."
+
+# --- tt-agent on PATH -------------------------------------------------------------------------
+# A tt-agent already on PATH (another clone, a package) is left alone: say how to switch.
+prefix=$(npm prefix -g)
+current=$(command -v tt-agent || true)
+if [ -n "$current" ] && [ "$(readlink -f "$current")" = "$(readlink -f bin/tt-agent)" ]; then
+  say "ready: tt-agent $(node bin/tt-agent --version) is on PATH ($current)"
+elif [ -n "$current" ]; then
+  say "ready. The tt-agent on PATH ($current) is not this clone's: 'npm install -g .' here switches to it."
+elif [ -w "$prefix" ] || [ -w "$prefix/lib/node_modules" ]; then
+  # Built already: link only (no scripts, no dependencies). 'npm uninstall -g tt-agent' undoes it.
+  npm install -g --ignore-scripts --no-audit --no-fund --loglevel=error . >/dev/null ||
+    die "linking tt-agent into $prefix failed: run 'npm install -g .' to see why."
+  say "ready: tt-agent $(node bin/tt-agent --version) is on PATH as $prefix/bin/tt-agent, man tt-agent works (npm install -g .)"
+  case ":$PATH:" in *":$prefix/bin:"*) ;; *) say "add $prefix/bin to PATH" ;; esac
+else
+  say "ready. To put tt-agent on PATH: sudo npm install -g . (or npm install -g --prefix ~/.local . with ~/.local/bin on PATH)"
+fi
