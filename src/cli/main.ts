@@ -6,6 +6,7 @@
 // top-level `--help` are answered from help.ts alone: no yargs, no command, no native code.
 import { COMMAND_NAMES, loadCommands } from './commands';
 import { packageVersion, topLevelHelp } from './help';
+import { UserError } from './errors';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {
@@ -57,7 +58,11 @@ async function runSubcommand(argv: string[]): Promise<number> {
       if (err) throw err;
       throw new UsageError(msg ?? 'invalid arguments');
     });
-  for (const c of loadCommands(argv[0])) parser.command(c);
+  try {
+    for (const c of loadCommands(argv[0])) parser.command(c);
+  } catch (err) {
+    return reportError(unbuilt(err) ?? err, debug);
+  }
   try {
     await parser.parseAsync();
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -72,3 +77,16 @@ async function runSubcommand(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** A native module that is not there: installed with --ignore-scripts, or its build failed. */
+function unbuilt(err: unknown): UserError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const file = e?.code === 'MODULE_NOT_FOUND' ? /Cannot find module '([^']+\.node)'/.exec(e.message)?.[1] : undefined;
+  if (!file) return undefined;
+  return new UserError(
+    `tt-agent's native parts are not built (${file} is missing).`,
+    "Build them: 'npm rebuild -g tt-agent' (or 'scripts/install.sh' in a clone); it needs make, g++, python3 and Node's headers.",
+    1,
+    { cause: err },
+  );
+}

@@ -14,8 +14,8 @@ const BIN = path.join(ROOT, 'bin/tt-agent');
 const GUARD = path.join(ROOT, 'test/fixtures/no-native.cjs');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
-function tt(args: string[], preload: string[] = ['--require', GUARD]) {
-  const r = spawnSync(process.execPath, [...preload, BIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SSH_AUTH_SOCK: '' } });
+function tt(args: string[], preload: string[] = ['--require', GUARD], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [...preload, BIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SSH_AUTH_SOCK: '', ...extraEnv } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -69,4 +69,11 @@ test('a subcommand --help still comes from yargs, with the command options', () 
   const r = tt(['pubkey', '--help'], []);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /--fingerprint/);
+});
+
+test('a command whose native module is not built says so and how to build it, without a stack trace', () => {
+  const r = tt(['list', '/usr/lib/softhsm/libsofthsm2.so'], ['--require', GUARD], { NO_NATIVE: 'addons' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^tt-agent: tt-agent's native parts are not built \(.*pkcs11\.node is missing\)\.\n  Build them: 'npm rebuild -g tt-agent'/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
