@@ -18,6 +18,7 @@ const NOT_RUN: Record<string, string> = {
   '/usr/bin/fish': "a value of $SHELL: the starter test checks the fish syntax it prints, it does not run fish",
   '/bin/tcsh': 'a value of $SHELL, as above',
   node: 'Node itself: installed before install.sh can run',
+  npm: "Node's package manager, installed with Node",
   file: "ssh-keygen -Y's namespace and a file name",
   ed: 'a key file name',
 };
