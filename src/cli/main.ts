@@ -2,14 +2,26 @@
 //  - no subcommand (or only ssh-agent style flags): the agent starter, parsed by hand so that
 //    `eval $(tt-agent)` in every new shell never pays for loading yargs;
 //  - a subcommand: yargs, loaded lazily, with one module per command.
-// commands.ts only names loaders: importing it loads no command.
+// commands.ts only names loaders: importing it loads no command. `--version` and the
+// top-level `--help` are answered from help.ts alone: no yargs, no command, no native code.
 import { COMMAND_NAMES, loadCommands } from './commands';
+import { packageVersion, topLevelHelp } from './help';
+import { UserError } from './errors';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {
   // ssh-agent has neither -h nor -V; here they mean what users expect of any command.
   if (argv[0] === '-h' || argv[0] === '-V') argv = [argv[0] === '-h' ? '--help' : '--version', ...argv.slice(1)];
   const first = argv[0];
+  const rest = argv.slice(1).filter((a) => a !== '--debug');
+  if (first === '--version' && rest.length === 0) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if ((first === '--help' || first === 'help') && rest.length === 0) {
+    process.stdout.write(topLevelHelp());
+    return 0;
+  }
   const wantsYargs =
     first !== undefined && (COMMAND_NAMES.includes(first) || ['--help', '--version', 'help'].includes(first));
   if (!wantsYargs && (first === undefined || first.startsWith('-'))) {
@@ -41,13 +53,17 @@ async function runSubcommand(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('help', 'h')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
       throw new UsageError(msg ?? 'invalid arguments');
     });
-  for (const c of loadCommands(argv[0])) parser.command(c);
+  try {
+    for (const c of loadCommands(argv[0])) parser.command(c);
+  } catch (err) {
+    return reportError(unbuilt(err) ?? err, debug);
+  }
   try {
     await parser.parseAsync();
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -62,3 +78,16 @@ async function runSubcommand(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** A native module that is not there: installed with --ignore-scripts, or its build failed. */
+function unbuilt(err: unknown): UserError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const file = e?.code === 'MODULE_NOT_FOUND' ? /Cannot find module '([^']+\.node)'/.exec(e.message)?.[1] : undefined;
+  if (!file) return undefined;
+  return new UserError(
+    `tt-agent's native parts are not built (${file} is missing).`,
+    "Build them: 'npm rebuild -g tt-agent' (or 'scripts/install.sh' in a clone); it needs make, g++, python3 and Node's headers.",
+    1,
+    { cause: err },
+  );
+}

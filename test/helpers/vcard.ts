@@ -15,6 +15,27 @@ export const VCARD_PIN = '123456';
 export const VCARD_PUK = '12345678';
 const LOCK_DIR = path.join(os.tmpdir(), 'tt-vcard.lock');
 
+/**
+ * The kit's Debian packages (its PKGS= line) that are not installed. scripts/install.sh
+ * installs them; checking first turns a missing one into its name and the command to run,
+ * instead of a card that never appears or a test that times out.
+ */
+export function vcardMissingPackages(): string[] {
+  const pkgs = /^PKGS="([^"]+)"/m.exec(fs.readFileSync(KIT, 'utf8'))?.[1].split(/\s+/) ?? [];
+  return pkgs.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${db:Status-Status}', p], { encoding: 'utf8' }).stdout !== 'installed');
+}
+
+/** Throws naming the missing packages and how to install them; call before `vcard up`. */
+export function assertVcardPackages(): void {
+  const missing = vcardMissingPackages();
+  if (missing.length > 0) {
+    throw new Error(
+      `the emulated card needs Debian packages that are not installed: ${missing.join(' ')}.\n` +
+        `Run scripts/install.sh, or: apt-get -o DPkg::Lock::Timeout=600 install -y ${missing.join(' ')}`,
+    );
+  }
+}
+
 /** Why card tests cannot run here (for `{ skip }`), or false when they can. */
 export function vcardSkipReason(): string | false {
   if (!fs.existsSync(KIT)) return `no emulated PIV card kit at ${VCARD_KIT_DIR}`;
@@ -111,9 +132,10 @@ export interface VcardOptions {
  * Keys are preloaded (fast) rather than generated over APDUs.
  */
 export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
+  assertVcardPackages();
   const release = await lockVcard(opts.lockTimeoutMs);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-vcard-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, VCARD_DIR: dir, VCARD_PROVISION: 'preload', VCARD_NO_INSTALL: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, VCARD_DIR: dir, VCARD_PROVISION: 'preload' };
   if (opts.keys) env.VCARD_KEYS = opts.keys;
   const kit = (args: string[], timeout = 60_000) => execFileSync(KIT, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
   try {

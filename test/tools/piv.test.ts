@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN } from '../cli/pubkey-run';
-import { lockVcard } from '../helpers/vcard';
+import { assertVcardPackages, lockVcard } from '../helpers/vcard';
 import { assertOneLineError, openssl } from './run';
 
 const KIT = path.resolve(__dirname, '../../../shared/vcard/vcard');
@@ -21,7 +21,7 @@ const skip = !fs.existsSync(KIT)
     : false;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-piv-'));
-const env = { ...process.env, VCARD_DIR: path.join(dir, 'vcard'), VCARD_PROVISION: 'preload', VCARD_NO_INSTALL: '1' };
+const env = { ...process.env, VCARD_DIR: path.join(dir, 'vcard'), VCARD_PROVISION: 'preload' };
 let module = '';
 const pinFile = path.join(dir, 'pin');
 
@@ -29,6 +29,7 @@ const pinFile = path.join(dir, 'pin');
 let release: (() => void) | undefined;
 test.before(async () => {
   if (skip) return;
+  assertVcardPackages();
   release = await lockVcard();
   execFileSync(KIT, ['up'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   module = /OPENSC_MODULE=([^;]+);/.exec(execFileSync(KIT, ['env'], { env, encoding: 'utf8' }))![1];
