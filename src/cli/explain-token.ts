@@ -6,6 +6,7 @@ import {
   TokenSelectionError,
   UriError,
 } from '../pkcs11/errors';
+import { initializeFailureHint } from '../pkcs11/module-services';
 import { UserError } from './errors';
 import { registerExplainer } from './report';
 
@@ -28,9 +29,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
       case 'initialize-failed':
         return u(
           `PKCS#11 module ${p} failed to start: C_Initialize returned ${err.ckr}`,
-          /softhsm/i.test(p)
-            ? 'Check SOFTHSM2_CONF and that its directories.tokendir exists and is readable.'
-            : "Check the module's configuration and that its service (e.g. pcscd) is running; --debug shows more.",
+          err.hint ?? initializeFailureHint(p),
         );
     }
   }

@@ -1,5 +1,6 @@
 // Logging in to a token for the agent: once per token (PKCS#11 shares the login among the
 // application's sessions), with PIN safety rules that protect the token's retry counter.
+import { CKR_PIN_INCORRECT, CKR_PIN_LOCKED } from 'pkcs11js';
 import { TokenError } from './errors';
 import type { SessionPool } from './session-pool';
 import type { TokenInfo } from './token';
@@ -36,8 +37,6 @@ export class PinError extends TokenError {
   }
 }
 
-const CKR_PIN_INCORRECT = 0xa0;
-const CKR_PIN_LOCKED = 0xa4;
 
 export interface LoginOptions {
   /**
