@@ -6,6 +6,7 @@ import {
   TokenSelectionError,
   UriError,
 } from '../pkcs11/errors';
+import { TpmContextsError } from '../pkcs11/login';
 import { initializeFailureHint } from '../pkcs11/module-services';
 import { UserError } from './errors';
 import { registerExplainer } from './report';
@@ -62,6 +63,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
         return u(err.detail, 'Check the token=/serial= parts of the URI against: tt-agent list MODULE');
     }
   }
+  if (err instanceof TpmContextsError) return u(err.message, err.hint);
   if (err instanceof TokenError) return explainCkr(err, u);
   return undefined;
 }

@@ -86,6 +86,24 @@ export function initializeFailureHint(modulePath: string): string {
   return parts.join(' ');
 }
 
+/** tpm2-pkcs11, known by its CK_INFO (manufacturerID "tpm2-software.github.io", "TPM2.0 Cryptoki"). */
+export function isTpm2Pkcs11(info: { manufacturer: string; description: string }): boolean {
+  return /^tpm2-software/.test(info.manufacturer) || /^TPM2\.0 Cryptoki/.test(info.description);
+}
+
+/**
+ * Why C_Login on a tpm2-pkcs11 token fails with CKR_GENERAL_ERROR although the PIN is right: the
+ * TPM has room for only a few loaded objects and sessions (three transient objects on many
+ * chips), and a process that ended without C_Finalize (killed, crashed) left its own loaded.
+ * With a direct TCTI (device:/dev/tpmrm0 aside) nothing unloads them; tpm2-abrmd and the
+ * kernel's /dev/tpmrm0 do it when the process goes away.
+ */
+export const TPM_CONTEXTS_HINT =
+  'A process that used the TPM ended without finalizing (a module host that was killed, for instance) and left its objects and sessions loaded, so the TPM has no room for this login. ' +
+  'Unload the module (tt-agent remove MODULE: a direct TCTI admits one process at a time), clear them with `tpm2_flushcontext -t; tpm2_flushcontext -s` ' +
+  '(tpm2-tools, with TPM2TOOLS_TCTI set to the TCTI the module uses), then add the token again; ' +
+  'a resource manager (tpm2-abrmd, or the TCTI device:/dev/tpmrm0) clears them by itself.';
+
 function safeRealpath(p: string): string {
   try {
     return fs.realpathSync(p);
