@@ -42,6 +42,15 @@ tests=(
   "secret-tool:libsecret-tools"
   "groff:groff-base"
   "systemd-socket-activate:systemd"
+  "pkcsslotd:opencryptoki"
+  "swtpm:swtpm"
+  "tpm2-abrmd:tpm2-abrmd"
+  "tpm2_flushcontext:tpm2-tools"
+  "tpm2_ptool:libtpm2-pkcs11-tools"
+  "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so:libtpm2-pkcs11-1"
+  "/usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0"
+  "/usr/lib/x86_64-linux-gnu/libykcs11.so.2:ykcs11"
+  "nsenter:util-linux"
 )
 wanted=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || wanted+=("${tests[@]}")
