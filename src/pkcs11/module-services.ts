@@ -25,13 +25,13 @@ const SERVICES: { match: RegExp; service: ModuleService }[] = [
     match: /tpm2_pkcs11/,
     service: {
       family: 'tpm2-pkcs11',
-      daemon: 'tpm2-abrmd, or the TPM named by TPM2_PKCS11_TCTI',
+      daemon: 'tpm2-abrmd (or the TPM that TPM2_PKCS11_TCTI names)',
       start: 'systemctl start tpm2-abrmd, or set TPM2_PKCS11_TCTI (e.g. device:/dev/tpmrm0, which needs the tss group); tpm2_ptool listtokens checks the store',
     },
   },
   {
     match: /opensc-pkcs11|ykcs11|coolkey|cackey|libpcsc/i,
-    service: { family: 'PC/SC', daemon: 'pcscd', start: 'systemctl start pcscd.socket (pcsc_scan shows the readers it sees)' },
+    service: { family: 'this smart-card module', daemon: 'pcscd', start: 'systemctl start pcscd.socket (pcsc_scan shows the readers it sees)' },
   },
   {
     match: /softhsm/i,
