@@ -73,6 +73,9 @@ test('tpm2-pkcs11 through tpm2-abrmd: RSA-2048 and P-256; a killed module host c
   t.after(() => tpm.cleanup());
   const s: Subject = { name: 'tpm2-pkcs11', module: tpm.module, pin: tpm.pin, env: tpm.env, keyTypes: ['ssh-rsa', 'ecdsa-sha2-nistp256'], tokenLabel: tpm.label };
   const { agent, env } = await matrix(t, s);
+  // tpm2-pkcs11's spare slot has no description: it is named by its number.
+  const list = await run(process.execPath, [TT_AGENT_BIN, 'list', tpm.module], { env: tpm.env });
+  assert.match(list.stdout, /^slot \d+: token not initialized \(skipped\)$/m, list.stdout);
   // tpm2-abrmd flushes a dead client's objects: SIGKILL costs nothing here.
   const key = lines((await run('ssh-add', ['-L'], { env })).stdout)[0]!;
   for (let i = 0; i < 3; i++) {
