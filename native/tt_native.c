@@ -207,11 +207,17 @@ static napi_value get_dumpable(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* initializeWithoutLocking(path): C_Initialize(NULL_PTR) on the module at path, which the
-   PKCS#11 binding has already loaded. pkcs11js 2.1 always passes a CK_C_INITIALIZE_ARGS (flags
-   0), and OpenSC treats any args structure as "use OS locking": the mode that deadlocks
-   OpenSC 0.23 when a card operation meets a removal. dlopen() of a loaded library returns the
-   same handle, so this initializes the very instance the binding calls into.
+/* initializeWithoutLocking(binding, path): C_Initialize(NULL_PTR) through the very
+   CK_FUNCTION_LIST the PKCS#11 binding (pkcs11js) calls. pkcs11js 2.1 always passes a
+   CK_C_INITIALIZE_ARGS (flags 0), and OpenSC treats any args structure as "use OS locking": the
+   mode that deadlocks OpenSC 0.23 when a card operation meets a removal.
+   The list must be the binding's own: p11-kit-proxy hands out a new function list, with its own
+   initialization state, on every C_GetFunctionList call, so initializing a list of our own would
+   leave the binding's list uninitialized (CKR_CRYPTOKI_NOT_INITIALIZED on its first call).
+   pkcs11js keeps { void *handle; CK_FUNCTION_LIST_PTR functionList; } as the native object
+   wrapped (napi_wrap) in its PKCS11 instance; napi_unwrap reaches it from any addon in the same
+   isolate. The layout is checked before use: the handle must be the one dlopen() gives for the
+   module path (a loaded library has one handle), else nothing is called.
    Returns the CK_RV. Only the start of CK_FUNCTION_LIST is needed: CK_VERSION, then
    C_Initialize (PKCS#11 2.40 section 5.5). */
 typedef unsigned long tt_ck_rv;
@@ -219,16 +225,27 @@ struct tt_function_list_head {
   unsigned char version_major, version_minor;
   tt_ck_rv (*C_Initialize)(void *init_args);
 };
-typedef tt_ck_rv (*tt_get_function_list)(struct tt_function_list_head **list);
+/* The first members of pkcs11js 2.1's class Pkcs11 (src/pkcs11.cpp), a standard-layout class. */
+struct tt_pkcs11js_object {
+  void *handle;
+  struct tt_function_list_head *function_list;
+};
 
 static napi_value initialize_without_locking(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char path[4096];
   size_t len;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "initializeWithoutLocking(path: string)");
+  napi_valuetype t;
+  if (argc < 2 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_object ||
+      napi_get_value_string_utf8(env, argv[1], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "initializeWithoutLocking(binding: PKCS11, path: string)");
+    return NULL;
+  }
+  struct tt_pkcs11js_object *binding = NULL;
+  if (napi_unwrap(env, argv[0], (void **)&binding) != napi_ok || binding == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "initializeWithoutLocking: not a pkcs11js PKCS11 object");
     return NULL;
   }
   /* RTLD_NOLOAD: only a library the binding already loaded; never run a new one's constructors. */
@@ -237,16 +254,14 @@ static napi_value initialize_without_locking(napi_env env, napi_callback_info in
     napi_throw_error(env, "ENOENT", "initializeWithoutLocking: the module is not loaded in this process");
     return NULL;
   }
-  tt_get_function_list get = (tt_get_function_list)dlsym(handle, "C_GetFunctionList");
-  struct tt_function_list_head *list = NULL;
-  if (!get || get(&list) != 0 || !list || !list->C_Initialize) {
-    dlclose(handle);
-    napi_throw_error(env, "ENOSYS", "initializeWithoutLocking: no usable C_GetFunctionList");
-    return NULL;
-  }
-  tt_ck_rv rv = list->C_Initialize(NULL);
   /* The binding's own reference keeps the library loaded. */
   dlclose(handle);
+  if (binding->handle != handle || binding->function_list == NULL || binding->function_list->C_Initialize == NULL) {
+    napi_throw_error(env, "ENOSYS",
+                     "initializeWithoutLocking: the binding's layout is not the expected one (pkcs11js version?)");
+    return NULL;
+  }
+  tt_ck_rv rv = binding->function_list->C_Initialize(NULL);
   napi_value result;
   CHECK(napi_create_double(env, (double)rv, &result));
   return result;

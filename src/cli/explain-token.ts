@@ -6,6 +6,8 @@ import {
   TokenSelectionError,
   UriError,
 } from '../pkcs11/errors';
+import { TpmContextsError } from '../pkcs11/login';
+import { initializeFailureHint } from '../pkcs11/module-services';
 import { UserError } from './errors';
 import { registerExplainer } from './report';
 
@@ -30,9 +32,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
       case 'initialize-failed':
         return u(
           `PKCS#11 module ${p} failed to start: C_Initialize returned ${err.ckr}`,
-          /softhsm/i.test(p)
-            ? 'Check SOFTHSM2_CONF and that its directories.tokendir exists and is readable.'
-            : "Check the module's configuration and that its service (e.g. pcscd) is running; --debug shows more.",
+          err.hint ?? initializeFailureHint(p),
         );
     }
   }
@@ -65,6 +65,7 @@ export function explainTokenError(err: unknown): UserError | undefined {
         return u(err.detail, 'Check the token=/serial= parts of the URI against: tt-agent list MODULE');
     }
   }
+  if (err instanceof TpmContextsError) return u(err.message, err.hint);
   if (err instanceof TokenError) return explainCkr(err, u);
   return undefined;
 }

@@ -1,6 +1,6 @@
 // `tt-agent list [MODULE|URI]`: each token and its keys, as an aligned table or --json.
 import type { Argv, CommandModule } from 'yargs';
-import { findKeyPairs, selectKeyPairs, type KeyPair, type SlotInfo, type Token } from '../pkcs11';
+import { findKeyPairs, selectKeyPairs, slotName, type KeyPair, type SlotInfo, type Token } from '../pkcs11';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, sshKeyType } from '../protocol/public-key';
@@ -131,7 +131,7 @@ export function collectListing(spec: string | undefined, note: (line: string) =>
     return {
       module: target.module.path,
       tokens,
-      uninitializedSlots: target.module.scan().uninitialized.map((s: SlotInfo) => s.description),
+      uninitializedSlots: target.module.scan().uninitialized.map((s: SlotInfo) => slotName(s)),
     };
   } finally {
     target.module.close();
@@ -146,7 +146,7 @@ function tokenListing(token: Token, loggedIn: boolean, pairs: KeyPair[]): TokenL
     serial: i.serial,
     manufacturer: i.manufacturer,
     model: i.model,
-    slot: token.slot.description,
+    slot: slotName(token.slot),
     flags: {
       loginRequired: i.loginRequired,
       protectedAuthenticationPath: i.protectedAuthenticationPath,

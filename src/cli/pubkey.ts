@@ -97,8 +97,9 @@ function render(pk: PublicKey, blob: Buffer, text: string, argv: PubkeyArgs): st
   return `${authorizedKeysLine(pk, text)}\n`;
 }
 
+// OpenSSH's rule, the one the agent's key comments follow too (KeyPair.comment).
 function comment(pair: KeyPair): string {
-  return pair.label || pair.certSubject || '';
+  return pair.comment;
 }
 
 function objectIds(pair: KeyPair): Buffer[] {

@@ -13,6 +13,8 @@ import { ModuleHost } from './module-host';
 import { ChannelPinSource } from './pin-request';
 import { nativeAvailable, setDumpable } from '../native';
 
+const FINALIZE_GRACE_MS = 2000;
+
 function main(): void {
   // The host is handed PINs and holds a logged-in token. The agent's non-dumpable flag does
   // not survive exec, so the host sets its own: no ptrace, no core dump, /proc/PID/mem owned by root.
@@ -23,7 +25,7 @@ function main(): void {
     process.exit(2);
   }
   const stream = new net.Socket({ fd: 3, readable: true, writable: true });
-  const channel: Channel = new Channel(stream, (f) => onFrame(f), () => process.exit(0));
+  const channel: Channel = new Channel(stream, (f) => onFrame(f), () => finish());
   const event = (ev: HostEvent) => channel.send(FrameKind.EVENT, 0, encodeHostEvent(ev));
   const fail = (id: number, err: unknown) => channel.send(FrameKind.ERROR, id, encodeHostError(toHostErrorInfo(err)));
   const log = (level: LogEvent['level'], message: string) => event({ type: 'log', level, message });
@@ -33,6 +35,23 @@ function main(): void {
     pinSource: pins,
     serialize: process.env.TT_AGENT_SERIALIZE_MODULE === '1' ? true : undefined,
   });
+
+  // C_Finalize on every orderly exit (the agent closed the pipe, SIGTERM, SIGINT, SIGHUP):
+  // tpm2-pkcs11 on a direct TCTI leaves its objects and sessions loaded in the TPM otherwise,
+  // and the next process's C_Login fails on a full TPM. A module that hangs in C_Finalize
+  // does not keep the process alive for more than FINALIZE_GRACE_MS.
+  let finishing = false;
+  function finish(): void {
+    if (finishing) return;
+    finishing = true;
+    const grace = setTimeout(() => process.exit(0), FINALIZE_GRACE_MS);
+    host.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+    grace.unref();
+  }
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, finish);
 
   function onFrame(f: Frame): void {
     if (f.kind === FrameKind.SIGN) {

@@ -6,7 +6,8 @@ import type { TokenIdentity } from '../token-provider/provider';
 import { TokenError } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/discover';
 import { openModule, type Pkcs11Module } from '../pkcs11/module';
-import { ModuleGate, needsSerializedCalls } from '../pkcs11/session-pool';
+import { ModuleGate } from '../pkcs11/session-pool';
+import { needsSerializedCalls } from '../pkcs11/serialize-rule';
 import type { Token } from '../pkcs11/token';
 import { selectKeyPairs, selectTokens } from '../pkcs11/select';
 import { parsePkcs11Uri } from '../pkcs11/uri';
@@ -54,7 +55,7 @@ export class ModuleHost {
   private open(): { module: Pkcs11Module; gate: ModuleGate } {
     if (!this.module || !this.gate) {
       const real = safeRealpath(this.modulePath);
-      const serialize = this.options.serialize ?? (needsSerializedCalls(this.modulePath) || needsSerializedCalls(real));
+      const serialize = this.options.serialize ?? needsSerializedCalls(this.modulePath, real);
       this.module = openModule(this.modulePath, { osLocking: !serialize });
       this.gate = new ModuleGate(serialize);
       this.watch = new PresenceWatch(this.module, this.gate);
@@ -168,7 +169,7 @@ export class ModuleHost {
       this.keys.set(mapKey, { key, token: entry });
       entry.keys.push(key);
     }
-    return { blob, publicKey: pair.publicKey, comment: pair.label || this.modulePath, token: entry.label };
+    return { blob, publicKey: pair.publicKey, comment: pair.comment || this.modulePath, token: entry.label };
   }
 }
 

@@ -13,7 +13,7 @@ interface TtNative {
   peerCred(fd: number): PeerCred;
   setDumpable(flag: boolean): void;
   getDumpable(): boolean;
-  initializeWithoutLocking(modulePath: string): number;
+  initializeWithoutLocking(binding: object, modulePath: string): number;
 }
 
 /** The addon's .node file was not built (or not for this Node / platform). */
@@ -83,11 +83,14 @@ export function getDumpable(): boolean {
 }
 
 /**
- * C_Initialize(NULL_PTR) on a module the PKCS#11 binding has already loaded (pkcs11js cannot
- * pass NULL_PTR, and OpenSC treats any argument structure as "use OS locking"). Returns the CK_RV.
+ * C_Initialize(NULL_PTR) through the function list of `binding`, a pkcs11js PKCS11 object that
+ * has loaded `modulePath` (pkcs11js cannot pass NULL_PTR, and OpenSC treats any argument
+ * structure as "use OS locking"). The binding's own list, because p11-kit-proxy gives each
+ * C_GetFunctionList caller a list of its own. Returns the CK_RV; throws ENOSYS when the binding
+ * is not laid out as expected (then nothing was called).
  */
-export function initializeWithoutLocking(modulePath: string): number {
-  return load().initializeWithoutLocking(modulePath);
+export function initializeWithoutLocking(binding: object, modulePath: string): number {
+  return load().initializeWithoutLocking(binding, modulePath);
 }
 
 /** The descriptor behind a net.Socket (unix or TCP), or throws if Node does not expose it. */

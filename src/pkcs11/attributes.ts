@@ -1,5 +1,7 @@
 // PKCS#11 constants this layer uses by name, and decoders for attribute values.
 // pkcs11js knows PKCS#11 2.40 only; the 3.0 additions are spelled out here.
+import { pkcs11String } from './strings';
+
 export {
   CKO_CERTIFICATE,
   CKO_PUBLIC_KEY,
@@ -46,5 +48,5 @@ export function attrBool(v: Buffer | undefined): boolean | undefined {
 /** CKA_LABEL: UTF-8, some tokens pad with blanks or NULs. */
 export function attrString(v: Buffer | undefined): string {
   if (!v) return '';
-  return v.toString('utf8').replace(/[\0 ]+$/, '');
+  return pkcs11String(v.toString('utf8'));
 }

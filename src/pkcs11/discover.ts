@@ -4,40 +4,11 @@
 // offers the key and fails every signature). So public-key material comes first wherever
 // it is known, and CKA_ID pairs only what the material cannot.
 import type { PublicKey } from '../protocol/public-key';
-import {
-  CKA_ALWAYS_AUTHENTICATE,
-  CKA_CERTIFICATE_TYPE,
-  CKA_CLASS,
-  CKA_EC_PARAMS,
-  CKA_EC_POINT,
-  CKA_ID,
-  CKA_KEY_TYPE,
-  CKA_LABEL,
-  CKA_MODULUS,
-  CKA_PUBLIC_EXPONENT,
-  CKA_SIGN,
-  CKA_VALUE,
-  CKC_X_509,
-  CKK_EC,
-  CKK_EC_EDWARDS,
-  CKK_RSA,
-  CKO_CERTIFICATE,
-  CKO_PRIVATE_KEY,
-  CKO_PUBLIC_KEY,
-  attrBool,
-  attrString,
-  attrUlong,
-} from './attributes';
-import { certificatePublicKey, curveFromEcParams, ecPublicKey, rsaPublicKey, samePublicKey } from './key-material';
+import { samePublicKey } from './key-material';
+import { readAllObjects, type KeyType, type ObjectRef, type ReadObject } from './key-reader';
 import type { Session } from './session';
 
-export type KeyType = 'rsa' | 'ec' | 'ed25519' | 'unknown';
-
-export interface ObjectRef {
-  handle: Buffer;
-  id: Buffer;
-  label: string;
-}
+export type { KeyType, ObjectRef } from './key-reader';
 
 export type PairIssueCode =
   | 'cert-without-key' // a certificate whose private key is not on the token
@@ -60,6 +31,12 @@ export interface KeyPair {
   id: Buffer;
   /** CKA_LABEL, same order of preference */
   label: string;
+  /**
+   * The key's comment, by OpenSSH's rule (ssh-keygen -D, ssh-add -l after ssh-add -s): the
+   * public-key object's CKA_LABEL (even when empty), else the certificate's subject written as
+   * "/CN=alice/O=Example", else the private key's label. `pubkey`, `list` and the agent use it.
+   */
+  comment: string;
   /** object handles */
   privateKey?: Buffer;
   publicKeyObject?: Buffer;
@@ -81,15 +58,7 @@ export interface KeyPair {
   problems: string[];
 }
 
-interface Found {
-  ref: ObjectRef;
-  keyType: KeyType;
-  publicKey?: PublicKey;
-  sign?: boolean;
-  alwaysAuthenticate?: boolean;
-  subject?: string;
-  error?: string;
-}
+type Found = ReadObject;
 
 export interface FindKeyPairsOptions {
   /**
@@ -101,15 +70,8 @@ export interface FindKeyPairsOptions {
 
 export function findKeyPairs(session: Session, options: FindKeyPairsOptions = {}): KeyPair[] {
   const privateVisible = options.privateVisible ?? (session.loggedIn || !session.token.info.loginRequired);
-  const privs = session.findObjects([{ type: CKA_CLASS, value: CKO_PRIVATE_KEY }]).map((h) => readKey(session, h, true));
-  const pubs = session.findObjects([{ type: CKA_CLASS, value: CKO_PUBLIC_KEY }]).map((h) => readKey(session, h, false));
-  const certs = session
-    .findObjects([
-      { type: CKA_CLASS, value: CKO_CERTIFICATE },
-      { type: CKA_CERTIFICATE_TYPE, value: CKC_X_509 },
-    ])
-    .map((h) => readCertificate(session, h));
-  return pairObjects(privs, pubs, certs, privateVisible);
+  const all = readAllObjects(session);
+  return pairObjects(all.privateKeys, all.publicKeys, all.certificates, privateVisible);
 }
 
 interface Draft {
@@ -235,6 +197,7 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
   return {
     id: main.ref.id,
     label: d.priv?.ref.label || d.pub?.ref.label || d.cert?.ref.label || '',
+    comment: d.pub ? d.pub.ref.label : d.cert ? d.cert.subjectLine ?? '' : (d.priv?.ref.label ?? ''),
     privateKey: d.priv?.ref.handle,
     publicKeyObject: d.pub?.ref.handle,
     certificate: d.cert?.ref.handle,
@@ -247,50 +210,5 @@ function finish(d: Draft, privateVisible: boolean, dupes: Set<string>): KeyPair 
     alwaysAuthenticate: d.priv?.alwaysAuthenticate === true,
     issues,
     problems: issues.map((i) => i.message),
-  };
-}
-
-function readKey(session: Session, handle: Buffer, isPrivate: boolean): Found {
-  // A private key often reveals its RSA modulus and exponent (not secret), which pairs it
-  // by material; an EC private key has CKA_EC_PARAMS but never the point.
-  const types = [CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS];
-  if (isPrivate) types.push(CKA_SIGN, CKA_ALWAYS_AUTHENTICATE);
-  else types.push(CKA_EC_POINT);
-  const a = session.getAttributes(handle, types);
-  const ckk = attrUlong(a.get(CKA_KEY_TYPE));
-  let keyType: KeyType = 'unknown';
-  let publicKey: PublicKey | undefined;
-  if (ckk === CKK_RSA) {
-    keyType = 'rsa';
-    const n = a.get(CKA_MODULUS);
-    const e = a.get(CKA_PUBLIC_EXPONENT);
-    if (n && e) publicKey = rsaPublicKey(n, e);
-  } else if (ckk === CKK_EC || ckk === CKK_EC_EDWARDS) {
-    const params = a.get(CKA_EC_PARAMS);
-    const curve = params ? curveFromEcParams(params) : undefined;
-    keyType = curve === 'ed25519' || ckk === CKK_EC_EDWARDS ? 'ed25519' : 'ec';
-    const point = a.get(CKA_EC_POINT);
-    if (params && point) publicKey = ecPublicKey(params, point);
-  }
-  return {
-    ref: { handle, id: a.get(CKA_ID) ?? Buffer.alloc(0), label: attrString(a.get(CKA_LABEL)) },
-    keyType,
-    publicKey,
-    sign: isPrivate ? attrBool(a.get(CKA_SIGN)) : undefined,
-    alwaysAuthenticate: isPrivate ? attrBool(a.get(CKA_ALWAYS_AUTHENTICATE)) : undefined,
-  };
-}
-
-function readCertificate(session: Session, handle: Buffer): Found {
-  const a = session.getAttributes(handle, [CKA_ID, CKA_LABEL, CKA_VALUE]);
-  const der = a.get(CKA_VALUE);
-  const ck = der ? certificatePublicKey(der) : { subject: '', error: 'certificate has no CKA_VALUE', publicKey: undefined };
-  const pk = ck.publicKey;
-  return {
-    ref: { handle, id: a.get(CKA_ID) ?? Buffer.alloc(0), label: attrString(a.get(CKA_LABEL)) },
-    keyType: !pk ? 'unknown' : pk.kind === 'ecdsa' ? 'ec' : pk.kind,
-    publicKey: pk,
-    subject: ck.subject,
-    error: ck.error,
   };
 }

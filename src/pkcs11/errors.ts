@@ -70,6 +70,8 @@ export type ModuleLoadReason =
 
 /** The module could not be loaded or initialized. */
 export class ModuleLoadError extends Error {
+  /** for 'initialize-failed': the daemon or group the module needs (module-services.ts); crosses the host pipe */
+  hint?: string;
   constructor(
     readonly modulePath: string,
     readonly reason: ModuleLoadReason,

@@ -85,6 +85,8 @@ export interface CertificateKey {
   publicKey?: PublicKey;
   /** e.g. "CN=alice, O=Example", the comment of authorized_keys lines */
   subject: string;
+  /** the subject as OpenSSL's X509_NAME_oneline writes it, "/CN=alice/O=Example": OpenSSH's comment for the key */
+  subjectLine: string;
   /** why publicKey is missing */
   error?: string;
 }
@@ -95,14 +97,15 @@ export function certificatePublicKey(der: Buffer): CertificateKey {
   try {
     cert = new X509Certificate(der);
   } catch (err) {
-    return { subject: '', error: `certificate does not parse: ${(err as Error).message}` };
+    return { subject: '', subjectLine: '', error: `certificate does not parse: ${(err as Error).message}` };
   }
-  const subject = cert.subject.split('\n').join(', ');
+  const rdns = cert.subject.split('\n');
+  const names = { subject: rdns.join(', '), subjectLine: rdns.map((r) => `/${r}`).join('') };
   try {
     const pk = publicKeyFromJwk(cert.publicKey.export({ format: 'jwk' }));
-    return pk ? { publicKey: pk, subject } : { subject, error: 'certificate key type is not usable with SSH' };
+    return pk ? { publicKey: pk, ...names } : { ...names, error: 'certificate key type is not usable with SSH' };
   } catch (err) {
-    return { subject, error: `certificate key does not parse: ${(err as Error).message}` };
+    return { ...names, error: `certificate key does not parse: ${(err as Error).message}` };
   }
 }
 

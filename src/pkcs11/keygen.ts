@@ -29,6 +29,7 @@ import {
 import type { PublicKey } from '../protocol/public-key';
 import type { KeySpec } from '../tools/key-spec';
 import { CURVE_OID, derObjectIdentifier, id_Ed25519 } from '../x509';
+import { CKK_EC_EDWARDS } from './attributes';
 import { toTokenError } from './errors';
 import { ecPublicKey, rsaPublicKey } from './key-material';
 import { MechanismNotSupportedError, destroyObjectQuietly } from './objects';
@@ -37,7 +38,7 @@ import type { Token } from './token';
 
 // PKCS#11 3.0 §2.3.5/§6.3: not in the pkcs11js constants (which follow 2.40).
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
-export const CKK_EC_EDWARDS = 0x40;
+export { CKK_EC_EDWARDS };
 
 const F4 = Buffer.from([0x01, 0x00, 0x01]); // 65537, the exponent every SSH implementation expects
 

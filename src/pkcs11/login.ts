@@ -1,6 +1,8 @@
 // Logging in to a token for the agent: once per token (PKCS#11 shares the login among the
 // application's sessions), with PIN safety rules that protect the token's retry counter.
 import { TokenError } from './errors';
+import { isTpm2Pkcs11, TPM_CONTEXTS_HINT } from './module-services';
+import { pkcs11String } from './strings';
 import type { SessionPool } from './session-pool';
 import type { TokenInfo } from './token';
 
@@ -40,6 +42,35 @@ export class PinError extends TokenError {
 export const CKR_PIN_INCORRECT = 0xa0;
 export const CKR_PIN_LOCKED = 0xa4;
 
+/** C_Login on a tpm2-pkcs11 token failed because the TPM is full of contexts left behind (see TPM_CONTEXTS_HINT). */
+export class TpmContextsError extends TokenError {
+  readonly hint = TPM_CONTEXTS_HINT;
+  constructor(
+    cause: TokenError,
+    readonly token: string,
+  ) {
+    super('C_Login', cause.code, { cause });
+    this.name = 'TpmContextsError';
+    // The whole story in the message too: load reports and the agent log carry only the message.
+    this.message =
+      `C_Login on TPM token ${token} failed (${cause.ckr}): the TPM is full of objects an earlier process left loaded ` +
+      '(a module host that ended without C_Finalize); run tt-agent remove on the module, clear them with tpm2_flushcontext -t and ' +
+      'tpm2_flushcontext -s, then add the token again';
+  }
+}
+
+// What tpm2-pkcs11 1.9 answers when the TPM cannot load another object or start a session.
+const TPM_FULL = new Set(['CKR_GENERAL_ERROR', 'CKR_DEVICE_MEMORY', 'CKR_DEVICE_ERROR']);
+
+async function onTpm2Pkcs11(pool: SessionPool): Promise<boolean> {
+  try {
+    const i = await pool.gate.run(() => pool.token.lib.C_GetInfo());
+    return isTpm2Pkcs11({ manufacturer: pkcs11String(i.manufacturerID), description: pkcs11String(i.libraryDescription) });
+  } catch {
+    return false;
+  }
+}
+
 export interface LoginOptions {
   /**
    * The PIN was not typed for this login but kept from an earlier one (re-login after the
@@ -76,6 +107,7 @@ export async function loginToken(pool: SessionPool, pin: Buffer | null, options:
     if (err.ckr === 'CKR_PIN_LOCKED') {
       throw new PinError('C_Login', err.code, label, `PIN of token ${label} is locked`, `Unblock it with the SO PIN or PUK, then add the token again.`, { cause: err });
     }
+    if (TPM_FULL.has(err.ckr) && (await onTpm2Pkcs11(pool))) throw new TpmContextsError(err, label);
     throw err;
   }
 }

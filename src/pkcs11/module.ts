@@ -1,9 +1,11 @@
 // Loading a PKCS#11 module and enumerating its tokens.
 import * as fs from 'node:fs';
-import { PKCS11, CKF_OS_LOCKING_OK } from 'pkcs11js';
+import { PKCS11, CKF_OS_LOCKING_OK, CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_GENERAL_ERROR } from 'pkcs11js';
 import { nativeAvailable, initializeWithoutLocking } from '../native';
 import { call, ckrName, ModuleLoadError, TokenError } from './errors';
-import { Token, readTokenInfo, type SlotInfo } from './token';
+import { initializeFailureHint } from './module-services';
+import { pkcs11String, ulongHandle } from './strings';
+import { CKF_TOKEN_PRESENT, Token, readTokenInfo, type SlotInfo } from './token';
 
 export interface OpenModuleOptions {
   /**
@@ -50,8 +52,8 @@ export class Pkcs11Module {
   info(): ModuleInfo {
     const i = call('C_GetInfo', () => this.lib.C_GetInfo());
     return {
-      manufacturer: i.manufacturerID.trim(),
-      description: i.libraryDescription.trim(),
+      manufacturer: pkcs11String(i.manufacturerID),
+      description: pkcs11String(i.libraryDescription),
       cryptokiVersion: `${i.cryptokiVersion.major}.${i.cryptokiVersion.minor}`,
       libraryVersion: `${i.libraryVersion.major}.${i.libraryVersion.minor}`,
     };
@@ -89,10 +91,11 @@ export class Pkcs11Module {
       }
       const slot: SlotInfo = {
         slotId,
-        description: si.slotDescription.trim(),
-        manufacturer: si.manufacturerID.trim(),
+        slotNumber: ulongHandle(slotId),
+        description: pkcs11String(si.slotDescription),
+        manufacturer: pkcs11String(si.manufacturerID),
       };
-      if (!(si.flags & 0x1) /* CKF_TOKEN_PRESENT */) {
+      if (!(si.flags & CKF_TOKEN_PRESENT)) {
         result.empty.push(slot);
         continue;
       }
@@ -166,16 +169,18 @@ export function openModule(path: string, options: OpenModuleOptions = {}): Pkcs1
     initialize(lib, path, options.osLocking !== false);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'number' && code === 0x191 /* CKR_CRYPTOKI_ALREADY_INITIALIZED */) {
+    if (code === CKR_CRYPTOKI_ALREADY_INITIALIZED) {
       // Initialized by someone else in this process (another binding instance): usable as is.
     } else {
-      const te = new TokenError('C_Initialize', typeof code === 'number' ? code : 5, { cause: err });
+      const te = new TokenError('C_Initialize', typeof code === 'number' ? code : CKR_GENERAL_ERROR, { cause: err });
       try {
         lib.close();
       } catch {
         // nothing more to undo
       }
-      throw new ModuleLoadError(path, 'initialize-failed', te.message, te.ckr, { cause: te });
+      const failed = new ModuleLoadError(path, 'initialize-failed', te.message, te.ckr, { cause: te });
+      failed.hint = initializeFailureHint(path);
+      throw failed;
     }
   }
   loaded.set(realPath, { lib, refs: 1 });
@@ -194,7 +199,7 @@ function initialize(lib: PKCS11, path: string, osLocking: boolean): void {
     return;
   }
   if (nativeAvailable()) {
-    const rv = initializeWithoutLocking(path);
+    const rv = initializeWithoutLocking(lib, path);
     if (rv !== 0) throw Object.assign(new Error(`C_Initialize: ${ckrName(rv)}`), { code: rv });
     return;
   }

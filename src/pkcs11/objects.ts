@@ -1,34 +1,23 @@
 // Writing to the token for the token tools: certificate objects, CKA_ID changes, removal, the
 // flat inventory `fix-ids` works from, and the raw signatures a certificate and a key proof need.
 import {
-  CKA_ALWAYS_AUTHENTICATE,
   CKA_CERTIFICATE_TYPE,
   CKA_CLASS,
-  CKA_EC_PARAMS,
-  CKA_EC_POINT,
   CKA_ID,
   CKA_ISSUER,
-  CKA_KEY_TYPE,
   CKA_LABEL,
-  CKA_MODULUS,
   CKA_PRIVATE,
-  CKA_PUBLIC_EXPONENT,
   CKA_SERIAL_NUMBER,
-  CKA_SIGN,
   CKA_SUBJECT,
   CKA_TOKEN,
   CKA_VALUE,
   CKC_X_509,
-  CKK_EC,
-  CKK_RSA,
   CKO_CERTIFICATE,
-  CKO_PRIVATE_KEY,
-  CKO_PUBLIC_KEY,
 } from 'pkcs11js';
 import type { PublicKey } from '../protocol/public-key';
-import { attrBool, attrString, attrUlong, CKK_EC_EDWARDS } from './attributes';
 import { call } from './errors';
-import { certificatePublicKey, curveFromEcParams, ecPublicKey, rsaPublicKey, type CurveName } from './key-material';
+import type { CurveName } from './key-material';
+import { readAllObjects, type ReadObject } from './key-reader';
 import type { Session, SignOptions } from './session';
 import { canSignWith, CKM_ECDSA, CKM_EDDSA, planSignature } from './sign';
 
@@ -127,62 +116,23 @@ export interface TokenObject {
  * object itself says, no pairing. Private keys are listed only on a logged-in session.
  */
 export function listTokenObjects(session: Session): TokenObject[] {
-  const out: TokenObject[] = [];
-  for (const [cls, kind] of [
-    [CKO_PRIVATE_KEY, 'private-key'],
-    [CKO_PUBLIC_KEY, 'public-key'],
-  ] as const) {
-    for (const handle of session.findObjects([{ type: CKA_CLASS, value: cls }])) {
-      // Private keys often reveal CKA_MODULUS/CKA_PUBLIC_EXPONENT; CKA_EC_POINT rarely.
-      const a = session.getAttributes(handle, [
-        CKA_ID, CKA_LABEL, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT, CKA_SIGN,
-        CKA_ALWAYS_AUTHENTICATE,
-      ]);
-      const ckk = attrUlong(a.get(CKA_KEY_TYPE));
-      let algorithm: TokenObject['algorithm'];
-      let publicKey: PublicKey | undefined;
-      if (ckk === CKK_RSA) {
-        algorithm = 'rsa';
-        const n = a.get(CKA_MODULUS);
-        const e = a.get(CKA_PUBLIC_EXPONENT);
-        if (n && e) publicKey = rsaPublicKey(n, e);
-      } else if (ckk === CKK_EC || ckk === CKK_EC_EDWARDS) {
-        const params = a.get(CKA_EC_PARAMS);
-        algorithm = params ? curveFromEcParams(params) : undefined;
-        const point = a.get(CKA_EC_POINT);
-        if (params && point) publicKey = ecPublicKey(params, point);
-      }
-      out.push({
-        kind,
-        handle,
-        id: a.get(CKA_ID) ?? Buffer.alloc(0),
-        label: attrString(a.get(CKA_LABEL)),
-        algorithm,
-        publicKey,
-        canSign: kind === 'private-key' ? attrBool(a.get(CKA_SIGN)) !== false : undefined,
-        alwaysAuthenticate: kind === 'private-key' ? attrBool(a.get(CKA_ALWAYS_AUTHENTICATE)) === true : undefined,
-      });
-    }
-  }
-  for (const handle of session.findObjects([
-    { type: CKA_CLASS, value: CKO_CERTIFICATE },
-    { type: CKA_CERTIFICATE_TYPE, value: CKC_X_509 },
-  ])) {
-    const a = session.getAttributes(handle, [CKA_ID, CKA_LABEL, CKA_VALUE]);
-    const der = a.get(CKA_VALUE);
-    const ck = der ? certificatePublicKey(der) : { error: 'no CKA_VALUE', publicKey: undefined };
-    const pk = ck.publicKey;
-    out.push({
-      kind: 'certificate',
-      handle,
-      id: a.get(CKA_ID) ?? Buffer.alloc(0),
-      label: attrString(a.get(CKA_LABEL)),
-      algorithm: pk ? (pk.kind === 'rsa' ? 'rsa' : pk.kind === 'ecdsa' ? pk.curve : 'ed25519') : undefined,
-      publicKey: pk,
-      error: ck.error,
-    });
-  }
-  return out;
+  const all = readAllObjects(session);
+  const entry = (kind: ObjectKind, o: ReadObject): TokenObject => ({
+    kind,
+    handle: o.ref.handle,
+    id: o.ref.id,
+    label: o.ref.label,
+    algorithm: o.algorithm,
+    publicKey: o.publicKey,
+    canSign: kind === 'private-key' ? o.sign !== false : undefined,
+    alwaysAuthenticate: kind === 'private-key' ? o.alwaysAuthenticate === true : undefined,
+    error: o.error,
+  });
+  return [
+    ...all.privateKeys.map((o) => entry('private-key', o)),
+    ...all.publicKeys.map((o) => entry('public-key', o)),
+    ...all.certificates.map((o) => entry('certificate', o)),
+  ];
 }
 
 /**

@@ -24,7 +24,6 @@ export function selectTokens(module: Pkcs11Module, uri?: Pkcs11Uri): Token[] {
   const lib = needsLibraryInfo(uri) ? module.info() : undefined;
   const matches = scan.tokens.filter((t) => {
     const i = t.info;
-    const id = Number(t.slot.slotId.length === 8 ? t.slot.slotId.readBigUInt64LE(0) : t.slot.slotId.readUInt32LE(0));
     return (
       eq(uri.token, i.label) &&
       eq(uri.serial, i.serial) &&
@@ -32,7 +31,7 @@ export function selectTokens(module: Pkcs11Module, uri?: Pkcs11Uri): Token[] {
       eq(uri.model, i.model) &&
       eq(uri.slotDescription, t.slot.description) &&
       eq(uri.slotManufacturer, t.slot.manufacturer) &&
-      (uri.slotId === undefined || uri.slotId === id) &&
+      (uri.slotId === undefined || uri.slotId === t.slot.slotNumber) &&
       eq(uri.libraryManufacturer, lib?.manufacturer) &&
       eq(uri.libraryDescription, lib?.description) &&
       eq(uri.libraryVersion, lib?.libraryVersion)

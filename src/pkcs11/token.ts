@@ -1,14 +1,21 @@
 // One token in one slot: its CK_TOKEN_INFO in readable form, and the way to open sessions.
-import type { PKCS11 } from 'pkcs11js';
+import { CKF_RW_SESSION, CKF_SERIAL_SESSION, type PKCS11 } from 'pkcs11js';
 import { call } from './errors';
 import { Session } from './session';
+import { pkcs11String, ulongHandle } from './strings';
 
 export interface SlotInfo {
   /** the binding's CK_SLOT_ID handle */
   slotId: Buffer;
+  /** CK_SLOT_ID as a number, as `slot-id=` in a pkcs11: URI and other tools show it */
+  slotNumber: number;
+  /** CK_SLOT_INFO.slotDescription; empty on some modules */
   description: string;
   manufacturer: string;
 }
+
+// CK_SLOT_INFO flag (PKCS#11 2.40 section 3.2); pkcs11js has it at run time but not in its typings.
+export const CKF_TOKEN_PRESENT = 0x1;
 
 // CK_TOKEN_INFO flags (PKCS#11 2.40 section 3.2).
 export const CKF_WRITE_PROTECTED = 0x2;
@@ -40,15 +47,20 @@ export interface TokenInfo {
   userPinToBeChanged: boolean;
 }
 
+/** How a slot is named to a user: its description, or its number where it has none. */
+export function slotName(slot: SlotInfo): string {
+  return slot.description || `slot ${slot.slotNumber}`;
+}
+
 export function readTokenInfo(lib: PKCS11, slotId: Buffer): TokenInfo {
   const t = call('C_GetTokenInfo', () => lib.C_GetTokenInfo(slotId));
   const f = t.flags;
   return {
     // Fields are blank-padded fixed-width strings; some modules pad with NULs instead.
-    label: clean(t.label),
-    serial: clean(t.serialNumber),
-    manufacturer: clean(t.manufacturerID),
-    model: clean(t.model),
+    label: pkcs11String(t.label),
+    serial: pkcs11String(t.serialNumber),
+    manufacturer: pkcs11String(t.manufacturerID),
+    model: pkcs11String(t.model),
     flags: f,
     initialized: (f & CKF_TOKEN_INITIALIZED) !== 0,
     loginRequired: (f & CKF_LOGIN_REQUIRED) !== 0,
@@ -62,9 +74,6 @@ export function readTokenInfo(lib: PKCS11, slotId: Buffer): TokenInfo {
   };
 }
 
-function clean(s: string): string {
-  return s.replace(/[\0 ]+$/, '');
-}
 
 export class Token {
   private mechanismCache: Set<number> | undefined;
@@ -100,8 +109,8 @@ export class Token {
 
   /** A new session; read-only unless asked (key generation and fix-ids need read/write). */
   openSession(options: { readWrite?: boolean } = {}): Session {
-    // CKF_SERIAL_SESSION (4) is mandatory; CKF_RW_SESSION (2) only when writing.
-    const flags = 0x4 | (options.readWrite ? 0x2 : 0);
+    // CKF_SERIAL_SESSION is mandatory; CKF_RW_SESSION only when writing.
+    const flags = CKF_SERIAL_SESSION | (options.readWrite ? CKF_RW_SESSION : 0);
     const handle = call('C_OpenSession', () => this.lib.C_OpenSession(this.slot.slotId, flags));
     return new Session(this, handle);
   }

@@ -62,7 +62,7 @@ test('ssh-add -s loads the token, and ssh logs in with every key type', { timeou
     ['rsa2048', 'rsa-sha2-256'],
     ['rsa2048', 'rsa-sha2-512'],
     ['rsa3072', 'rsa-sha2-512'],
-    ['cert-only', 'rsa-sha2-256'],
+    ['/CN=cert-only', 'rsa-sha2-256'],
     ['p256', undefined],
     ['p384', undefined],
     ['p521', undefined],

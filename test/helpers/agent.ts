@@ -32,6 +32,8 @@ export interface StartAgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Socket path; default `<tempdir>/agent.sock`. */
   sock?: string;
+  /** Runs the agent through this, e.g. a mount namespace's nsenter (test/helpers/mount-ns.ts). */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
 }
 
 /** A clean environment for OpenSSH tools: no inherited agent, this agent's socket. */
@@ -51,7 +53,9 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<RunningA
   delete env.SSH_AUTH_SOCK;
   delete env.LISTEN_FDS;
   delete env.LISTEN_PID;
-  const child = spawn(process.execPath, [TT_AGENT_BIN, '-d', '-a', sock, ...(opts.args ?? [])], {
+  const argv: [string, string[]] = [process.execPath, [TT_AGENT_BIN, '-d', '-a', sock, ...(opts.args ?? [])]];
+  const [cmd, args] = opts.wrap ? opts.wrap(...argv) : argv;
+  const child = spawn(cmd, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

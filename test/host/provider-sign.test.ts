@@ -23,7 +23,8 @@ test('every key type signs through the module host and verifies', { timeout: 120
   assert.equal(report[0].token, 'tt-test');
   assert.equal(report[0].error, undefined);
   const byLabel = new Map(identities.map((i) => [i.comment, i]));
-  for (const label of ['rsa2048', 'rsa3072', 'p256', 'p384', 'p521', 'ed25519', 'cert-only', 'mismatch']) {
+  // Comments follow OpenSSH: the certificate-only key carries its subject.
+  for (const label of ['rsa2048', 'rsa3072', 'p256', 'p384', 'p521', 'ed25519', '/CN=cert-only', 'mismatch']) {
     assert.ok(byLabel.has(label), `key ${label} is offered (got ${[...byLabel.keys()].join(', ')})`);
   }
   assert.equal(report[0].added, identities.length);
@@ -40,7 +41,7 @@ test('every key type signs through the module host and verifies', { timeout: 120
     const id = byLabel.get(label)!;
     assert.equal(verifySshSignature(id.publicKey, data, await provider.sign(id.blob, data, 0)), algorithm, label);
   }
-  for (const label of ['rsa2048', 'rsa3072', 'cert-only']) {
+  for (const label of ['rsa2048', 'rsa3072', '/CN=cert-only']) {
     const id = byLabel.get(label)!;
     assert.equal(verifySshSignature(id.publicKey, data, await provider.sign(id.blob, data, 0)), 'ssh-rsa');
     assert.equal(verifySshSignature(id.publicKey, data, await provider.sign(id.blob, data, SSH_AGENT_RSA_SHA2_256)), 'rsa-sha2-256');

@@ -1,0 +1,102 @@
+// Faults for token-matrix.test.ts: a module host killed or stopped under the agent, and a card
+// pulled out of its reader behind p11-kit-proxy while signatures run.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type test from 'node:test';
+import { startAgent, TT_AGENT_BIN } from '../helpers/agent';
+import { makeP11KitView } from '../helpers/p11kit';
+import { run } from '../helpers/sshd';
+import { VCARD_PIN, writeAskpass, type Vcard } from '../helpers/vcard';
+import { lines, signAndVerify } from './matrix-steps';
+
+/** Signals the agent's (only) module host and waits until it has exited. */
+export async function restartHost(env: NodeJS.ProcessEnv, signal: NodeJS.Signals): Promise<void> {
+  const status = JSON.parse((await run(process.execPath, [TT_AGENT_BIN, 'status', '--json'], { env })).stdout);
+  const pid = status.modules[0].host.pid as number;
+  assert.ok(Number.isInteger(pid), `a running module host: ${JSON.stringify(status.modules[0].host)}`);
+  process.kill(pid, signal);
+  const end = Date.now() + 10_000;
+  while (fs.existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readStatus(pid))) {
+    assert.ok(Date.now() < end, `module host ${pid} did not exit after ${signal}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function readStatus(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 'State: Z (gone)';
+  }
+}
+
+/**
+ * The agent signs in a loop with the card's 9a key through p11-kit-proxy → opensc-pkcs11; the
+ * card is pulled out and put back meanwhile. One signature must succeed within 2 s of the
+ * re-insertion, and none may hang. p11-kit initialises the modules it loads with
+ * CKF_OS_LOCKING_OK and its own mutexes whatever its caller asks (pkcs11.conf has no setting
+ * for it), and OpenSC 0.23 then deadlocks when a signature meets the removal: the module host
+ * is stuck until the agent's sign watchdog replaces it. The test sets that watchdog to 3 s
+ * (TT_AGENT_SIGN_TIMEOUT_MS; 30 s by default) and reports how many signatures it cut short.
+ */
+export async function pullDuringSigning(t: test.TestContext, card: Vcard): Promise<void> {
+  const view = await makeP11KitView({ 'tt-opensc': card.module });
+  t.after(() => view.cleanup());
+  const agent = await startAgent({ env: { ...card.env, TT_AGENT_SIGN_TIMEOUT_MS: String(WATCHDOG_MS) }, wrap: view.ns.wrap });
+  t.after(() => agent.stop());
+  const askpass = writeAskpass(agent.dir, 'pin', VCARD_PIN);
+  const env = { ...agent.env, SSH_ASKPASS: askpass.file, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+  const add = await run(process.execPath, [TT_AGENT_BIN, 'add', view.module], { env, timeoutMs: 60_000 });
+  assert.equal(add.code, 0, `${add.stdout}${add.stderr}\n${agent.log().slice(-2000)}`);
+  const status = JSON.parse((await run(process.execPath, [TT_AGENT_BIN, 'status', '--json'], { env })).stdout);
+  assert.equal(status.modules[0].host.serialized, true, 'calls through p11-kit-proxy are serialized');
+  const rsa = lines((await run('ssh-add', ['-L'], { env })).stdout).find((l) => l.startsWith('ssh-rsa '));
+  assert.ok(rsa, 'the 9a RSA key is loaded');
+
+  const durations: number[] = [];
+  let insertedAt = 0;
+  let recoveredAfter = -1;
+  let stop = false;
+  const loop = (async () => {
+    for (let i = 0; !stop; i++) {
+      const t0 = Date.now();
+      const ok = await signAndVerify(agent.dir, env, rsa!, `hotplug-${i}`).then(
+        () => true,
+        () => false,
+      );
+      durations.push(Date.now() - t0);
+      if (ok && insertedAt > 0 && recoveredAfter < 0) {
+        recoveredAfter = Date.now() - insertedAt;
+        stop = true;
+      }
+    }
+  })();
+  const logTail = () => `durations ${durations.join(', ')} ms\n${agent.log().split('\n').filter((l) => !/connection \d+ closed/.test(l)).slice(-40).join('\n')}`;
+  const wait = (cond: () => boolean, ms: number, what: string) => waitUntil(cond, ms, what).catch((err) => assert.fail(`${err}\n${logTail()}`));
+  await wait(() => durations.length >= 3, 30_000, 'three signatures before the pull');
+  await card.remove();
+  // Let a few signatures meet the missing card.
+  const failedFrom = durations.length;
+  await wait(() => durations.length >= failedFrom + 3, 30_000, 'signatures while the card is out');
+  insertedAt = Date.now();
+  card.insert();
+  await wait(() => stop, 20_000, 'a signature after re-insertion').finally(() => (stop = true));
+  await loop;
+  const cut = durations.filter((d) => d >= WATCHDOG_MS).length;
+  t.diagnostic(
+    `p11-kit-proxy hot-plug: ${durations.length} signatures, longest ${Math.max(...durations)} ms, ${cut} cut short by the ${WATCHDOG_MS} ms watchdog, ` +
+      `signing again ${recoveredAfter} ms after re-insertion`,
+  );
+  assert.ok(Math.max(...durations) < WATCHDOG_MS + 2000, `no signature outlives the watchdog: ${durations.join(', ')} ms`);
+  assert.ok(recoveredAfter >= 0 && recoveredAfter <= 2000, `signing again within 2 s of re-insertion (took ${recoveredAfter} ms)\n${agent.log().slice(-3000)}`);
+}
+
+const WATCHDOG_MS = 3000;
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
