@@ -189,7 +189,7 @@ export class HostToken {
     const pair = key.pair;
     if (!pair?.privateKey) throw new Error(`key ${key.label || key.id.toString('hex')} is no longer on token ${this.label}`);
     if (pair.alwaysAuthenticate) return this.signWithContextLogin(key, pair, data, flags);
-    return this.pool.use((s) => signForSsh(s, pair, data, flags));
+    return this.pool.use((s, alone) => signForSsh(s, pair, data, flags, { alone }));
   }
 
   /** The kept PIN while its lifetime lasts; past it, forgotten. */
@@ -269,7 +269,7 @@ export class HostToken {
   /**
    * CKA_ALWAYS_AUTHENTICATE: C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_Sign for every
    * signature. The PIN comes from the kept one when the policy allows the cache, else from
-   * the agent. A failed context login ends the signing operation (Session.signAsync), so the
+   * the agent. A failed context login ends the signing operation (Session.sign), so the
    * session and the token's other keys keep working.
    */
   private async signWithContextLogin(key: HostKey, pair: KeyPair, data: Buffer, flags: number): Promise<Buffer> {
@@ -281,7 +281,7 @@ export class HostToken {
     }
     try {
       try {
-        return await this.pool.use((s) => signForSsh(s, pair, data, flags, { contextPin }));
+        return await this.pool.use((s, alone) => signForSsh(s, pair, data, flags, { contextPin, alone }));
       } catch (err) {
         // OpenSC answers the context login with CKR_OPERATION_NOT_INITIALIZED once the card
         // forgot its user login (a PIV card does after any failed VERIFY). The typed PIN was
@@ -293,7 +293,7 @@ export class HostToken {
         if (this.login === 'deferred') await this.logInTelling(contextPin, false);
         const again = key.pair;
         if (!again?.privateKey) throw new Error(`key ${key.label || key.id.toString('hex')} is no longer on token ${this.label}`);
-        return await this.pool.use((s) => signForSsh(s, again, data, flags, { contextPin }));
+        return await this.pool.use((s, alone) => signForSsh(s, again, data, flags, { contextPin, alone }));
       }
     } catch (err) {
       if (err instanceof TokenError && err.ckr === 'CKR_PIN_INCORRECT') {

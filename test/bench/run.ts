@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { SSH_AGENT_RSA_SHA2_256 } from '../../src/protocol/signature';
 import { makeToken, type KeySpec } from '../helpers/softhsm';
 import { startInlineAgent, startOpenSsh, startTtAgent, type BenchAgent } from './agents';
 import type { ClientJob, ClientResult } from './client';
@@ -29,8 +30,8 @@ const KEY_TYPE: Record<string, string> = {
   p384: 'ecdsa-sha2-nistp384',
   ed25519: 'ssh-ed25519',
 };
-// SSH_AGENT_RSA_SHA2_256 for RSA: what current ssh clients ask for.
-const flagsFor = (key: string) => (key === 'rsa2048' ? 2 : 0);
+// rsa-sha2-256 for RSA: what current ssh clients ask for.
+const flagsFor = (key: string) => (key === 'rsa2048' ? SSH_AGENT_RSA_SHA2_256 : 0);
 const WARMUP = 3;
 
 /** A forked helper answering one IPC message with one reply. */
