@@ -17,7 +17,8 @@ export function tempDir(prefix = 'tt-proto-'): { dir: string; cleanup: () => voi
 }
 
 export async function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
-  return run(cmd, args, { env: { ...process.env, ...env }, timeout: 30_000 });
+  // A bound for a hung tool, not a wait: ssh-keygen -b 3072 alone took 30 s on a loaded 2-core machine.
+  return run(cmd, args, { env: { ...process.env, ...env }, timeout: 180_000 });
 }
 
 /** Generates an OpenSSH key pair with ssh-keygen; returns the private key path. */
