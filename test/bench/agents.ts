@@ -39,11 +39,14 @@ export async function startOpenSsh(setup: AgentSetup): Promise<BenchAgent> {
   return finishStart('OpenSSH', child, sock, setup);
 }
 
-/** `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts. */
-export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = []): Promise<BenchAgent> {
-  if (!fs.existsSync(path.join(path.dirname(TT_AGENT_BIN), '..', 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
-  const sock = path.join(setup.dir, 'tt-agent.sock');
-  const child = spawn(process.execPath, [...nodeArgs, TT_AGENT_BIN, '-D', '-a', sock], {
+/**
+ * `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts.
+ * `bin`: another checkout's bin/tt-agent (compare.ts runs two builds side by side).
+ */
+export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = [], bin = TT_AGENT_BIN): Promise<BenchAgent> {
+  if (!fs.existsSync(path.join(path.dirname(bin), '..', 'dist', 'cli', 'main.js'))) throw new Error(`${path.dirname(path.dirname(bin))}/dist is missing: run npm run build there first`);
+  const sock = path.join(setup.dir, `tt-agent-${path.basename(path.dirname(path.dirname(bin)))}.sock`);
+  const child = spawn(process.execPath, [...nodeArgs, bin, '-D', '-a', sock], {
     env: cleanEnv(setup.env),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
