@@ -24,6 +24,11 @@ function onlyWireErrors(what: string, input: Buffer, fn: () => unknown): void {
   }
 }
 
+// Bodies that carry a private key: decoding one imports the key into OpenSSL to check it
+// (about 2 ms for RSA). Decoded for each of them, the two tests below took minutes on a
+// loaded machine and passed the file's time limit, which looked like a hang.
+const CARRIES_PRIVATE_KEY = new Set([SSH_AGENTC_ADD_IDENTITY, SSH_AGENTC_ADD_ID_CONSTRAINED]);
+
 test('decoders throw only WireError on mutated messages', () => {
   const seed = Number(process.env.PROTOCOL_FUZZ_SEED ?? Date.now() % 1e9);
   const rounds = Number(process.env.PROTOCOL_FUZZ_ROUNDS ?? 10_000);
@@ -39,13 +44,20 @@ test('decoders throw only WireError on mutated messages', () => {
   });
   for (const s of signatures) assert.ok(verifySshSignature(decodePublicKeyBlob(s.blob), s.sig, Buffer.of(1)));
   let rejected = 0;
+  let decoded = 0;
   for (let i = 0; i < rounds; i++) {
-    const req = mutate(requests[i % requests.length], rand);
-    try {
-      decodeRequest(req);
-    } catch (e) {
-      if (!(e instanceof WireError)) assert.fail(`seed ${seed} round ${i}: ${(e as Error).name}: ${(e as Error).message}`);
-      rejected++;
+    const original = requests[i % requests.length];
+    // A key-bearing request whose key survived the mutation costs a key import (about 2 ms for
+    // RSA, a third of the corpus): one in five of them is plenty, as for the verifications.
+    const req = mutate(original, rand);
+    if (!CARRIES_PRIVATE_KEY.has(original[0]) || i % 5 === 0) {
+      decoded++;
+      try {
+        decodeRequest(req);
+      } catch (e) {
+        if (!(e instanceof WireError)) assert.fail(`seed ${seed} round ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+        rejected++;
+      }
     }
     const resp = mutate(responses[i % responses.length], rand);
     onlyWireErrors(`seed ${seed} decodeResponse`, resp, () => decodeResponse(resp));
@@ -61,7 +73,7 @@ test('decoders throw only WireError on mutated messages', () => {
     onlyWireErrors(`seed ${seed} parseAuthorizedKeysLine`, blob, () => parseAuthorizedKeysLine(`ssh-ed25519 ${blob.toString('base64')}`));
   }
   // Sanity: the mutations are not all harmless, nor all fatal.
-  assert.ok(rejected > rounds * 0.3 && rejected < rounds, `rejected ${rejected} of ${rounds}`);
+  assert.ok(rejected > decoded * 0.3 && rejected < decoded, `rejected ${rejected} of ${decoded}`);
 });
 
 test('pure random bodies after each message number: only WireError', () => {
@@ -74,11 +86,6 @@ test('pure random bodies after each message number: only WireError', () => {
   }
 });
 
-// Bodies that carry a private key: decoding one imports the key into OpenSSL to check it
-// (about 2 ms for RSA). The decoder test above covers them; here they only pass through the
-// framing, else 2,000 streams cost 20,000 key imports and minutes on a loaded machine.
-const CARRIES_PRIVATE_KEY = new Set([SSH_AGENTC_ADD_IDENTITY, SSH_AGENTC_ADD_ID_CONSTRAINED]);
-
 test('framing of random streams throws only FrameTooLargeError', () => {
   const rand = rng(7);
   const good = Buffer.concat(encodedRequests().map(frame));
@@ -89,6 +96,7 @@ test('framing of random streams throws only FrameTooLargeError', () => {
       for (let p = 0; p < stream.length; ) {
         const n = 1 + Math.floor(rand() * 300);
         for (const body of dec.push(stream.subarray(p, p + n))) {
+          // The decoder test covers key-bearing bodies; here they only pass through the framing.
           if (!CARRIES_PRIVATE_KEY.has(body[0])) onlyWireErrors('decodeRequest', body, () => decodeRequest(body));
         }
         p += n;
