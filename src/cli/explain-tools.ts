@@ -1,8 +1,7 @@
 // How keygen, selfsign and fix-ids failures read: one line on what went wrong, one on what to do.
 // TokenErrors are explained here in the light of what the command was doing; anything else
 // falls through to the token layer's explainer.
-import { TokenError } from '../pkcs11/errors';
-import { MechanismNotSupportedError } from '../pkcs11/objects';
+import { MechanismNotSupportedError, TokenError } from '../pkcs11/errors';
 import { SignUnsupportedError } from '../pkcs11/sign';
 import { CertificateNotStoredError, ToolError } from '../tools/errors';
 import { CertificateInputError } from '../x509';

@@ -136,7 +136,7 @@ export class HostToken {
     if (this.login === 'deferred' && this.token.info.loginRequired) await loginOnDemand(this, key);
     const pair = privatePair(this, key);
     if (pair.alwaysAuthenticate) return signWithContextLogin(this, key, data, flags);
-    return this.pool.use((s) => signForSsh(s, pair, data, flags));
+    return this.pool.use((s, alone) => signForSsh(s, pair, data, flags, { alone }));
   }
 
   /** One recovery at a time; everyone who failed meanwhile waits for the same one. */

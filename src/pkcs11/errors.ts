@@ -19,6 +19,19 @@ export function ckrName(code: number): string {
   return `CKR_0x${code.toString(16)}`;
 }
 
+/** The token does not offer a mechanism an operation needs (checked before the token is asked). */
+export class MechanismNotSupportedError extends Error {
+  constructor(
+    /** e.g. 'CKM_EC_EDWARDS_KEY_PAIR_GEN' */
+    readonly mechanism: string,
+    /** e.g. 'key generation', 'signing' */
+    readonly purpose: string,
+  ) {
+    super(`the token does not support ${mechanism} (${purpose})`);
+    this.name = 'MechanismNotSupportedError';
+  }
+}
+
 /** A PKCS#11 function returned something other than CKR_OK. */
 export class TokenError extends Error {
   /** e.g. 'CKR_PIN_INCORRECT' */

@@ -30,9 +30,9 @@ import type { PublicKey } from '../protocol/public-key';
 import type { KeySpec } from '../tools/key-spec';
 import { CURVE_OID, derObjectIdentifier, id_Ed25519 } from '../x509';
 import { CKK_EC_EDWARDS } from './attributes';
-import { toTokenError } from './errors';
+import { MechanismNotSupportedError, toTokenError } from './errors';
 import { ecPublicKey, rsaPublicKey } from './key-material';
-import { MechanismNotSupportedError, destroyObjectQuietly } from './objects';
+import { destroyObjectQuietly } from './objects';
 import type { Session } from './session';
 import type { Token } from './token';
 
@@ -117,15 +117,7 @@ export async function generateKeyPair(session: Session, opts: GenerateKeyPairOpt
     if (spec.kind === 'ecdsa') privateTemplate.push({ type: CKA_DERIVE, value: false });
   }
 
-  const lib = session.token.lib;
-  const pair = await session.exclusive(async () => {
-    try {
-      // Async: an RSA-4096 generation takes seconds on real hardware.
-      return await lib.C_GenerateKeyPairAsync(session.handle, { mechanism }, publicTemplate, privateTemplate);
-    } catch (err) {
-      throw toTokenError(err, 'C_GenerateKeyPair');
-    }
-  });
+  const pair = await session.generateKeyPair({ mechanism }, publicTemplate, privateTemplate);
   try {
     const publicKey = readGeneratedPublicKey(session, pair.publicKey, spec);
     return { privateKey: pair.privateKey, publicKeyObject: pair.publicKey, publicKey, id: opts.id, label: opts.label };

@@ -1,5 +1,5 @@
 // Writing to the token for the token tools: certificate objects, CKA_ID changes, removal, the
-// flat inventory `fix-ids` works from, and the raw signatures a certificate and a key proof need.
+// flat inventory `fix-ids` works from.
 import {
   CKA_CERTIFICATE_TYPE,
   CKA_CLASS,
@@ -18,21 +18,7 @@ import type { PublicKey } from '../protocol/public-key';
 import { call } from './errors';
 import type { CurveName } from './key-material';
 import { readAllObjects, type ReadObject } from './key-reader';
-import type { Session, SignOptions } from './session';
-import { canSignWith, CKM_ECDSA, CKM_EDDSA, planSignature } from './sign';
-
-/** The token does not offer a mechanism an operation needs (checked before the token is asked). */
-export class MechanismNotSupportedError extends Error {
-  constructor(
-    /** e.g. 'CKM_EC_EDWARDS_KEY_PAIR_GEN' */
-    readonly mechanism: string,
-    /** e.g. 'key generation', 'signing' */
-    readonly purpose: string,
-  ) {
-    super(`the token does not support ${mechanism} (${purpose})`);
-    this.name = 'MechanismNotSupportedError';
-  }
-}
+import type { Session } from './session';
 
 export interface CertificateObject {
   id: Buffer;
@@ -134,30 +120,3 @@ export function listTokenObjects(session: Session): TokenObject[] {
     ...all.certificates.map((o) => entry('certificate', o)),
   ];
 }
-
-/**
- * A raw signature over `data` by the private key `key` whose public key is `pk` (ECDSA: r||s as
- * PKCS#11 returns it), for the certificate `selfsign` writes and the key proofs of `fix-ids`.
- * X.509 wants the same hashes as SSH with rsa-sha2-256 (RFC 8332) and RFC 5656's curve hashes,
- * so sign.ts's mechanism choice serves both.
- */
-export function signRaw(
-  session: Session,
-  key: Buffer,
-  pk: PublicKey,
-  data: Buffer,
-  options: SignOptions = {},
-): Promise<Buffer> {
-  const plan = planSignature(session.token, pk, data, SSH_AGENT_RSA_SHA2_256);
-  const needed = plan.mechanism.mechanism;
-  if (needed === CKM_ECDSA && !canSignWith(session.token, CKM_ECDSA)) {
-    throw new MechanismNotSupportedError('CKM_ECDSA', 'ECDSA signing');
-  }
-  if (needed === CKM_EDDSA && !canSignWith(session.token, CKM_EDDSA)) {
-    throw new MechanismNotSupportedError('CKM_EDDSA', 'Ed25519 signing');
-  }
-  return session.signAsync(key, plan.mechanism, plan.input, options);
-}
-
-// SSH_AGENT_RSA_SHA2_256 (draft-miller-ssh-agent §5.3): selects rsa-sha2-256 in planSignature.
-const SSH_AGENT_RSA_SHA2_256 = 2;

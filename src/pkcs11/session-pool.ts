@@ -9,7 +9,8 @@ import type { Session } from './session';
 import type { Token } from './token';
 
 /**
- * One per module: the rule for calling into it.
+ * One per module: the rule for calling into it, and how many pool operations are under way
+ * on it (all its tokens; a module host holds one module, so that is the whole process).
  *
  * `serialized` is for modules initialised without CKF_OS_LOCKING_OK (C_Initialize(NULL)),
  * which the application must never call from two threads at once. OpenSC needs that: with
@@ -18,8 +19,23 @@ import type { Token } from './token';
  */
 export class ModuleGate {
   private tail: Promise<unknown> = Promise.resolve();
+  /** pool operations started (waiting for a session or running) and not yet finished */
+  private operations = 0;
 
   constructor(readonly serialized: boolean) {}
+
+  enter(): void {
+    this.operations++;
+  }
+
+  leave(): void {
+    this.operations--;
+  }
+
+  /** True when the caller's own operation is the only one under way on the module. */
+  get alone(): boolean {
+    return this.operations <= 1;
+  }
 
   run<T>(fn: () => Promise<T> | T): Promise<T> {
     if (!this.serialized) {
@@ -54,17 +70,6 @@ const SESSION_GONE = new Set([
   'CKR_GENERAL_ERROR',
 ]);
 
-// Pool operations started and not yet finished, in this whole process (every pool, every
-// token). sign.ts reads it: a signature with nothing else in flight is made synchronously,
-// because handing C_Sign to a worker thread and back costs two thread wake-ups (tens of µs
-// on a busy or virtualised machine) and buys nothing when no other request could run meanwhile.
-let inFlight = 0;
-
-/** True when the caller's own pool operation is the only one running in this process. */
-export function aloneInFlight(): boolean {
-  return inFlight <= 1;
-}
-
 export interface SessionPoolOptions {
   /** Most sessions open at once; signatures beyond that wait. Default 4 (1 when serialized). */
   size?: number;
@@ -94,22 +99,24 @@ export class SessionPool {
 
   /**
    * Runs `fn` on a session no other operation is using, under the module's calling rule.
+   * `alone` tells `fn` that no other operation on the module is waiting or running: then
+   * nothing else could use the event loop while `fn` holds it (sign.ts signs synchronously).
    * A session that fails in a way that ends it (token removed, handle invalid) is closed
    * instead of being handed out again.
    */
-  async use<T>(fn: (s: Session) => Promise<T> | T): Promise<T> {
-    inFlight++;
+  async use<T>(fn: (s: Session, alone: boolean) => Promise<T> | T): Promise<T> {
+    this.gate.enter();
     let session: Session | undefined;
     let broken = false;
     try {
       session = await this.acquire();
       const s = session;
-      return await this.gate.run(() => fn(s));
+      return await this.gate.run(() => fn(s, this.gate.alone));
     } catch (err) {
       broken = err instanceof TokenError && SESSION_GONE.has(err.ckr);
       throw err;
     } finally {
-      inFlight--;
+      this.gate.leave();
       if (session) this.release(session, broken);
     }
   }

@@ -1,7 +1,8 @@
 // A PKCS#11 session. PKCS#11 allows one active operation per session (a second C_SignInit
-// while one is pending answers CKR_OPERATION_ACTIVE), and C_Sign runs on a worker thread,
-// so operations go through one queue: an operation starts only after the previous one has
-// finished, and synchronous calls refuse to run while a signing operation is active.
+// while one is pending answers CKR_OPERATION_ACTIVE). A session has one user at a time (the
+// pool hands each signature a session of its own; a tool uses its one session step by
+// step), so the session does not queue: it refuses a call while one of its operations runs
+// off the event loop, which is a bug in the caller, never a wait.
 import type { Mechanism, Template } from 'pkcs11js';
 import { call, toTokenError, TokenError } from './errors';
 import type { Token } from './token';
@@ -20,14 +21,17 @@ export interface SignOptions {
    * follow C_SignInit (null: protected authentication path).
    */
   contextPin?: Buffer | null;
+  /**
+   * C_Sign on the calling thread instead of a worker thread. Cheaper by two thread wake-ups,
+   * and right only when the caller knows the token answers fast and nothing else is waiting
+   * for the event loop (sign.ts decides). Default false.
+   */
+  sync?: boolean;
 }
 
 export class Session {
-  private tail: Promise<unknown> = Promise.resolve();
-  /** operations queued or running */
-  private queued = 0;
-  /** between C_SignInit and the end of C_Sign: the session's one operation slot is taken */
-  private operationActive = false;
+  /** the operation running off the event loop (C_SignAsync, C_GenerateKeyPairAsync), if any */
+  private pending?: Promise<unknown>;
   private closed = false;
   /** set by a successful login(), cleared by logout() */
   loggedIn = false;
@@ -37,15 +41,6 @@ export class Session {
     /** the binding's CK_SESSION_HANDLE */
     readonly handle: Buffer,
   ) {}
-
-  /** Runs `fn` after every earlier queued operation on this session has settled. */
-  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
-    this.queued++;
-    const run = async (): Promise<T> => fn();
-    const result = this.tail.then(run, run);
-    this.tail = result.catch(() => undefined).finally(() => this.queued--);
-    return result;
-  }
 
   /**
    * C_Login. `pin` null logs in through the protected authentication path (PIN pad).
@@ -124,37 +119,26 @@ export class Session {
   }
 
   /**
-   * C_SignInit + C_Sign, the signature itself computed off the event loop. Queued behind
-   * any other operation on this session.
+   * C_SignInit (+ the context-specific login a CKA_ALWAYS_AUTHENTICATE key needs) + C_Sign.
+   * `sync`: C_Sign on this thread, before this returns; else on a worker thread, so the event
+   * loop keeps serving while a smart card works for 50 ms and more.
    */
-  signAsync(key: Buffer, mechanism: Mechanism, data: Buffer, options: SignOptions = {}): Promise<Buffer> {
-    return this.exclusive(async () => {
-      this.assertOpen();
-      this.assertIdle('C_SignInit');
-      const lib = this.token.lib;
-      call('C_SignInit', () => lib.C_SignInit(this.handle, mechanism, key));
-      this.operationActive = true;
-      try {
-        if (options.contextPin !== undefined) {
-          const pin = options.contextPin;
-          try {
-            call('C_Login', () =>
-              lib.C_Login(this.handle, CKU_CONTEXT_SPECIFIC, pin === null ? '' : pin.toString('utf8')),
-            );
-          } catch (err) {
-            this.abandonSign();
-            throw err;
-          }
-        }
-        try {
-          return await lib.C_SignAsync(this.handle, data, Buffer.alloc(SIGNATURE_BUFFER));
-        } catch (err) {
-          throw toTokenError(err, 'C_Sign');
-        }
-      } finally {
-        this.operationActive = false;
-      }
-    });
+  async sign(key: Buffer, mechanism: Mechanism, data: Buffer, options: SignOptions = {}): Promise<Buffer> {
+    this.assertIdle('C_SignInit');
+    const lib = this.token.lib;
+    call('C_SignInit', () => lib.C_SignInit(this.handle, mechanism, key));
+    if (options.contextPin !== undefined) this.contextLogin(options.contextPin);
+    const out = Buffer.alloc(SIGNATURE_BUFFER);
+    if (options.sync) return call('C_Sign', () => lib.C_Sign(this.handle, data, out));
+    return this.offThread('C_Sign', () => lib.C_SignAsync(this.handle, data, out));
+  }
+
+  /** C_GenerateKeyPair on a worker thread: an RSA-4096 generation takes seconds on real hardware. */
+  generateKeyPair(mechanism: Mechanism, publicTemplate: Template, privateTemplate: Template): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
+    this.assertIdle('C_GenerateKeyPair');
+    return this.offThread('C_GenerateKeyPair', () =>
+      this.token.lib.C_GenerateKeyPairAsync(this.handle, mechanism, publicTemplate, privateTemplate),
+    );
   }
 
   /** C_GenerateRandom: `n` bytes from the token's generator. */
@@ -164,15 +148,19 @@ export class Session {
   }
 
   /**
-   * C_CloseSession once no operation is left in the queue (at once when idle, so that a
-   * C_Finalize right after cannot overtake it); errors are ignored (the token may be gone).
+   * C_CloseSession, after the operation running off the event loop (if any) has returned,
+   * so that its worker thread never meets a closed handle; errors are ignored (the token may
+   * be gone). At once when idle, so that a C_Finalize right after cannot overtake it.
    */
   close(): Promise<void> {
-    if (this.queued === 0) {
+    if (!this.pending) {
       this.closeNow();
       return Promise.resolve();
     }
-    return this.exclusive(() => this.closeNow());
+    return this.pending.then(
+      () => this.closeNow(),
+      () => this.closeNow(),
+    );
   }
 
   private closeNow(): void {
@@ -189,6 +177,38 @@ export class Session {
     return this.closed;
   }
 
+  /**
+   * Runs a binding call that works on a worker thread; the session counts as busy until it
+   * returns, which also covers the gap between C_SignInit and the end of C_Sign.
+   */
+  private offThread<T>(fn: string, start: () => Promise<T>): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = start().catch((err: unknown) => {
+        throw toTokenError(err, fn);
+      });
+    } catch (err) {
+      throw toTokenError(err, fn);
+    }
+    this.pending = running;
+    const clear = () => {
+      if (this.pending === running) this.pending = undefined;
+    };
+    running.then(clear, clear);
+    return running;
+  }
+
+  private contextLogin(pin: Buffer | null): void {
+    try {
+      call('C_Login', () =>
+        this.token.lib.C_Login(this.handle, CKU_CONTEXT_SPECIFIC, pin === null ? '' : pin.toString('utf8')),
+      );
+    } catch (err) {
+      this.abandonSign();
+      throw err;
+    }
+  }
+
   // A failed context-specific login leaves the signing operation active, and every later
   // C_SignInit on this session would answer CKR_OPERATION_ACTIVE. PKCS#11 2.40 has no cancel
   // call; a C_Sign that fails ends the operation (section 5.2), so one is spent on purpose.
@@ -202,8 +222,8 @@ export class Session {
 
   private assertIdle(fn: string): void {
     this.assertOpen();
-    if (this.operationActive) {
-      throw new Error(`${fn} called while a signature is in progress on this session; use session.exclusive()`);
+    if (this.pending) {
+      throw new Error(`${fn} called while another operation is in progress on this session (one user per session: take one from the pool)`);
     }
   }
 

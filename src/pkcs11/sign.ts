@@ -3,9 +3,8 @@
 import { createHash } from 'node:crypto';
 import type { Mechanism } from 'pkcs11js';
 import type { PublicKey } from '../protocol/public-key';
-import { encodeSshSignature, signatureAlgorithm, type SignatureHash } from '../protocol/signature';
-import { call } from './errors';
-import { aloneInFlight } from './session-pool';
+import { encodeSshSignature, signatureAlgorithm, SSH_AGENT_RSA_SHA2_256, type SignatureHash } from '../protocol/signature';
+import { call, MechanismNotSupportedError } from './errors';
 import type { Session, SignOptions } from './session';
 import type { Token } from './token';
 
@@ -82,9 +81,6 @@ export function planSignature(token: Token, pk: PublicKey, data: Buffer, flags: 
   }
 }
 
-// Large enough for an RSA-8192 signature; pkcs11js returns the used part.
-const SIGNATURE_BUFFER = 1024;
-
 /**
  * A signature that took less than this last time may be made synchronously on the event
  * loop (see signForSsh). Software tokens and fast HSMs sign in well under a millisecond;
@@ -94,48 +90,57 @@ const SYNC_SIGN_BELOW_NS = 3_000_000n;
 /** Last signing time per key (ns); a key not yet timed signs on a worker thread. */
 const lastSignNs = new WeakMap<SigningKey, bigint>();
 
+export interface SshSignOptions {
+  /** see SignOptions.contextPin */
+  contextPin?: Buffer | null;
+  /** No other operation is under way on the module (SessionPool.use tells). Default false. */
+  alone?: boolean;
+}
+
 /**
  * One SSH signature blob over `data`, made on the token with `key`'s private key.
  * `flags` are SSH_AGENTC_SIGN_REQUEST's (rsa-sha2-256 / rsa-sha2-512 for RSA keys).
  * C_Sign normally runs on a worker thread, so the event loop keeps serving while the token
- * works. When nothing else is in flight and the key signed fast last time, it runs right
- * here instead: no other request is waiting to be served, and the thread hand-off (two
- * wake-ups) would cost more than a software token's whole signature.
+ * works. When the caller is `alone` and the key signed fast last time, it runs right here
+ * instead: no other request is waiting to be served, and the thread hand-off (two
+ * wake-ups, tens of µs on a busy machine) would cost more than a software token's whole
+ * signature.
  */
 export async function signForSsh(
   session: Session,
   key: SigningKey,
   data: Buffer,
   flags: number,
-  options: SignOptions = {},
+  { contextPin, alone = false }: SshSignOptions = {},
 ): Promise<Buffer> {
   const name = key.label ? `key '${key.label}'` : 'key';
   if (!key.privateKey) throw new SignUnsupportedError(`${name} has no private key on the token`);
   if (!key.publicKey) throw new SignUnsupportedError(`${name} has no known public key`);
   const plan = planSignature(session.token, key.publicKey, data, flags);
   const last = lastSignNs.get(key);
+  const sync = alone && last !== undefined && last < SYNC_SIGN_BELOW_NS;
   const start = process.hrtime.bigint();
-  let raw: Buffer;
-  if (options.contextPin === undefined && last !== undefined && last < SYNC_SIGN_BELOW_NS && aloneInFlight()) {
-    raw = await signNow(session, key.privateKey, plan);
-  } else {
-    raw = await session.signAsync(key.privateKey, plan.mechanism, plan.input, options);
-  }
+  const raw = await session.sign(key.privateKey, plan.mechanism, plan.input, { contextPin, sync });
   lastSignNs.set(key, process.hrtime.bigint() - start);
   return encodeSshSignature(key.publicKey, plan.algorithm, raw);
 }
 
 /**
- * C_SignInit + C_Sign on the calling thread. Inside the session's queue, so no other
- * operation of this session is active; both calls return before anything else can run.
+ * A raw signature over `data` by the private key `key` whose public key is `pk` (ECDSA: r||s as
+ * PKCS#11 returns it), for the certificate `selfsign` writes and the key proofs of `fix-ids`.
+ * X.509 wants the same hashes as SSH with rsa-sha2-256 (RFC 8332) and RFC 5656's curve hashes,
+ * so planSignature's mechanism choice serves both.
  */
-function signNow(session: Session, privateKey: Buffer, plan: SignPlan): Promise<Buffer> {
-  return session.exclusive(() => {
-    if (session.isClosed) throw new Error('PKCS#11 session is closed');
-    const lib = session.token.lib;
-    call('C_SignInit', () => lib.C_SignInit(session.handle, plan.mechanism, privateKey));
-    return call('C_Sign', () => lib.C_Sign(session.handle, plan.input, Buffer.allocUnsafe(SIGNATURE_BUFFER)));
-  });
+export function signRaw(session: Session, key: Buffer, pk: PublicKey, data: Buffer, options: SignOptions = {}): Promise<Buffer> {
+  const plan = planSignature(session.token, pk, data, SSH_AGENT_RSA_SHA2_256);
+  const needed = plan.mechanism.mechanism;
+  if (needed === CKM_ECDSA && !canSignWith(session.token, CKM_ECDSA)) {
+    throw new MechanismNotSupportedError('CKM_ECDSA', 'ECDSA signing');
+  }
+  if (needed === CKM_EDDSA && !canSignWith(session.token, CKM_EDDSA)) {
+    throw new MechanismNotSupportedError('CKM_EDDSA', 'Ed25519 signing');
+  }
+  return session.sign(key, plan.mechanism, plan.input, options);
 }
 
 // Whether the token can sign with a mechanism, read once per token (C_GetMechanismList and

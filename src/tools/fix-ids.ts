@@ -1,7 +1,8 @@
 // `tt-agent fix-ids` against a token: read every object, prove the public key of private keys
 // that reveal none, plan (fix-ids-plan.ts), and apply with C_SetAttributeValue.
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { listTokenObjects, setObjectId, signRaw, type TokenObject } from '../pkcs11/objects';
+import { listTokenObjects, setObjectId, type TokenObject } from '../pkcs11/objects';
+import { signRaw } from '../pkcs11/sign';
 import { publicKeyToJwk, samePublicKey } from '../pkcs11/key-material';
 import type { Session } from '../pkcs11/session';
 import type { PublicKey } from '../protocol/public-key';

@@ -1,13 +1,9 @@
 // `tt-agent selfsign`: a self-signed certificate for a key on the token, signed by the token and
 // stored next to the key under its CKA_ID.
 import { findKeyPairs, type KeyPair } from '../pkcs11/discover';
-import {
-  createCertificateObject,
-  destroyObject,
-  findCertificatesById,
-  signRaw,
-} from '../pkcs11/objects';
+import { createCertificateObject, destroyObject, findCertificatesById } from '../pkcs11/objects';
 import type { Session } from '../pkcs11/session';
+import { signRaw } from '../pkcs11/sign';
 import { buildSelfSignedCertificate, checkDays, DEFAULT_DAYS, parseDistinguishedName, type SelfSignedCertificate } from '../x509';
 import { CertificateNotStoredError, ToolError } from './errors';
 import { formatId } from './key-spec';

@@ -1,7 +1,7 @@
 // The two agents under test, each started on its own socket in a temp dir and loaded with
 // the same token through `ssh-add -s` (the PIN comes from an SSH_ASKPASS script):
 //   OpenSSH: ssh-agent -D -a SOCK
-//   tt-agent: node bin/tt-agent -D -a SOCK   (the compiled CLI, as users run it)
+//   tt-agent: node --max-semi-space-size=1 bin/tt-agent -D -a SOCK   (the compiled CLI, as users run it)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,11 +39,16 @@ export async function startOpenSsh(setup: AgentSetup): Promise<BenchAgent> {
   return finishStart('OpenSSH', child, sock, setup);
 }
 
-/** `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts. */
-export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = []): Promise<BenchAgent> {
-  if (!fs.existsSync(path.join(path.dirname(TT_AGENT_BIN), '..', 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first');
-  const sock = path.join(setup.dir, 'tt-agent.sock');
-  const child = spawn(process.execPath, [...nodeArgs, TT_AGENT_BIN, '-D', '-a', sock], {
+/**
+ * `nodeArgs` go before the script (e.g. --cpu-prof); the agent passes them on to its module hosts.
+ * `bin`: another checkout's bin/tt-agent (compare.ts runs two builds side by side).
+ */
+export async function startTtAgent(setup: AgentSetup, nodeArgs: string[] = [], bin = TT_AGENT_BIN): Promise<BenchAgent> {
+  if (!fs.existsSync(path.join(path.dirname(bin), '..', 'dist', 'cli', 'main.js'))) throw new Error(`${path.dirname(path.dirname(bin))}/dist is missing: run npm run build there first`);
+  const sock = path.join(setup.dir, `tt-agent-${path.basename(path.dirname(path.dirname(bin)))}.sock`);
+  // The flag users' agents run with: the starter (src/cli/agent.ts) and the systemd unit
+  // (contrib/tt-agent.service) both give it; the module hosts get it from the agent anyway.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', ...nodeArgs, bin, '-D', '-a', sock], {
     env: cleanEnv(setup.env),
     stdio: ['ignore', 'ignore', 'pipe'],
   });

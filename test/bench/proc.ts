@@ -46,6 +46,37 @@ export interface TreeMemory {
   /** Pss summed over the tree, MB (shared pages split between the processes sharing them) */
   pssMb: number;
   processes: number;
+  /** each process of the tree, the agent first */
+  each: ProcessMemory[];
+}
+
+export interface ProcessMemory {
+  pid: number;
+  /** 'agent', 'module host', or the command name */
+  role: string;
+  rssMb: number;
+  pssMb: number;
+}
+
+/** RSS and PSS of one process (/proc/PID/status, /proc/PID/smaps_rollup). */
+export function processMemory(pid: number, role: string): ProcessMemory {
+  return {
+    pid,
+    role,
+    rssMb: kb(`/proc/${pid}/status`, /^VmRSS:\s+(\d+)/m) / 1024,
+    pssMb: kb(`/proc/${pid}/smaps_rollup`, /^Pss:\s+(\d+)/m) / 1024,
+  };
+}
+
+function roleOf(pid: number, root: number): string {
+  if (pid === root) return 'agent';
+  let cmd = '';
+  try {
+    cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    // gone meanwhile
+  }
+  return /host[/]main\.[jt]s/.test(cmd) ? 'module host' : cmd.split('\0')[0].split('/').pop() || `pid ${pid}`;
 }
 
 export function treeMemory(pid: number): TreeMemory {
@@ -54,7 +85,9 @@ export function treeMemory(pid: number): TreeMemory {
   let anon = 0;
   const files = new Map<string, number>();
   const pids = processTree(pid);
+  const each: ProcessMemory[] = [];
   for (const p of pids) {
+    each.push(processMemory(p, roleOf(p, pid)));
     rss += kb(`/proc/${p}/status`, /^VmRSS:\s+(\d+)/m);
     anon += kb(`/proc/${p}/status`, /^RssAnon:\s+(\d+)/m) + kb(`/proc/${p}/status`, /^RssShmem:\s+(\d+)/m);
     pss += kb(`/proc/${p}/smaps_rollup`, /^Pss:\s+(\d+)/m);
@@ -62,7 +95,7 @@ export function treeMemory(pid: number): TreeMemory {
   }
   let unique = anon;
   for (const v of files.values()) unique += v;
-  return { rssMb: rss / 1024, uniqueMb: unique / 1024, pssMb: pss / 1024, processes: pids.length };
+  return { rssMb: rss / 1024, uniqueMb: unique / 1024, pssMb: pss / 1024, processes: pids.length, each };
 }
 
 /** Resident KiB per mapped file of one process (/proc/PID/smaps). */

@@ -1,8 +1,8 @@
 // The token's own limit: C_Sign called straight through src/pkcs11, no agent, no pipe. A
 // forked child of run.ts (started with UV_THREADPOOL_SIZE = the session count, so parallel
 // C_SignAsync calls are not queued behind libuv's default four threads). Jobs by IPC:
-//   one      one session, C_SignInit + C_Sign synchronously in a loop (nothing else in the way)
-//   several  N sessions, each a loop of C_SignAsync, all at once
+//   one      one session, Session.sign synchronously in a loop (nothing else in the way)
+//   several  N sessions, each a loop of Session.sign on a worker thread, all at once
 // Signatures are kept and verified after the timed window, like the agent clients'.
 import { randomFillSync } from 'node:crypto';
 import { findKeyPairs, type KeyPair } from '../../src/pkcs11/discover';
@@ -29,8 +29,6 @@ export interface RawResult {
   bad: number;
 }
 
-const SIGNATURE_BUFFER = 1024;
-
 function setUp(modulePath: string, pin: string, sessions: number): { sessions: Session[]; pairs: KeyPair[] } {
   const module = openModule(modulePath);
   const token = module.slots()[0];
@@ -45,7 +43,6 @@ export async function runRaw(job: RawJob, sessions: Session[], pairs: KeyPair[])
   const pair = pairs.find((p) => encodePublicKeyBlob(p.publicKey!).equals(blob));
   if (!pair) throw new Error('key not found on the token');
   const token = sessions[0].token;
-  const lib = token.lib;
   const kept: Array<[Buffer, Buffer, string]> = [];
   const t0 = process.hrtime.bigint();
   const deadline = t0 + BigInt(Math.round(job.seconds * 1e9));
@@ -57,15 +54,14 @@ export async function runRaw(job: RawJob, sessions: Session[], pairs: KeyPair[])
     const s = sessions[0];
     do {
       const { data, plan } = next();
-      lib.C_SignInit(s.handle, plan.mechanism, pair.privateKey!);
-      kept.push([data, lib.C_Sign(s.handle, plan.input, Buffer.alloc(SIGNATURE_BUFFER)), plan.algorithm]);
+      kept.push([data, await s.sign(pair.privateKey!, plan.mechanism, plan.input, { sync: true }), plan.algorithm]);
     } while (process.hrtime.bigint() < deadline);
   } else {
     await Promise.all(
       sessions.slice(0, job.sessions).map(async (s) => {
         do {
           const { data, plan } = next();
-          kept.push([data, await s.signAsync(pair.privateKey!, plan.mechanism, plan.input), plan.algorithm]);
+          kept.push([data, await s.sign(pair.privateKey!, plan.mechanism, plan.input), plan.algorithm]);
         } while (process.hrtime.bigint() < deadline);
       }),
     );

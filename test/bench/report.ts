@@ -35,11 +35,17 @@ export interface BenchResults {
     'tt-agent, module in-process'?: Record<string, Record<number, CellRounds | undefined>>;
   };
   calibration: Array<{ concurrency: number; rate: number; clientCpuUs: number }>;
-  memory?: { idle: Mem; after: Mem; after2: Mem; signatures: number };
+  memory?: { idle: Mem; after: Mem; after2: Mem; signatures: number; bareNode?: ProcMem; openSsh?: Mem };
   evalTiming?: { ttAgentMs: number; nodeMs: number; ratio: number; runs: number };
   coldStart?: { ttAgentMs: number; openSshMs: number };
   shellStart?: ShellStartTiming;
   notes: string[];
+}
+
+interface ProcMem {
+  role: string;
+  rssMb: number;
+  pssMb: number;
 }
 
 interface Mem {
@@ -47,6 +53,7 @@ interface Mem {
   uniqueMb: number;
   pssMb: number;
   processes: number;
+  each?: ProcMem[];
 }
 
 export function emptyCell(): CellRounds {
@@ -204,6 +211,9 @@ export function renderReport(r: BenchResults): string {
     );
     L.push(`- tt-agent idle with the token loaded: ${show(m.idle)}`);
     L.push(`- after ${fmt(m.signatures)} signatures: ${show(m.after)}; after ${fmt(2 * m.signatures)}: ${show(m.after2)}`);
+    const each = (x: ProcMem) => `${x.role} RSS ${fmt(x.rssMb, 1)} MB, PSS ${fmt(x.pssMb, 1)} MB`;
+    if (m.after2.each) L.push(`- each process after ${fmt(2 * m.signatures)} signatures: ${m.after2.each.map(each).join('; ')}`);
+    if (m.bareNode) L.push(`- for reference, at the same moment: a bare \`node -e\` process RSS ${fmt(m.bareNode.rssMb, 1)} MB, PSS ${fmt(m.bareNode.pssMb, 1)} MB${m.openSsh ? `; OpenSSH ssh-agent and its pkcs11 helper (token loaded) RSS ${fmt(m.openSsh.rssMb, 1)} MB, PSS ${fmt(m.openSsh.pssMb, 1)} MB` : ''}`);
   }
   if (r.evalTiming) {
     const e = r.evalTiming;

@@ -7,13 +7,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { SSH_AGENT_RSA_SHA2_256 } from '../../src/protocol/signature';
 import { makeToken, type KeySpec } from '../helpers/softhsm';
 import { startInlineAgent, startOpenSsh, startTtAgent, type BenchAgent } from './agents';
 import { measureClassification } from './classify';
 import type { ClientJob, ClientResult } from './client';
 import { readConfig, type BenchConfig } from './config';
-import { treeCpuSeconds, treeMemory } from './proc';
+import { processMemory, treeCpuSeconds, treeMemory, type ProcessMemory } from './proc';
 import type { RawJob, RawResult } from './raw';
 import { emptyCell, judgeGoals, renderReport, type BenchResults, type CellRounds } from './report';
 import { timeShellStart } from './shell-start';
@@ -31,8 +32,8 @@ const KEY_TYPE: Record<string, string> = {
   p384: 'ecdsa-sha2-nistp384',
   ed25519: 'ssh-ed25519',
 };
-// SSH_AGENT_RSA_SHA2_256 for RSA: what current ssh clients ask for.
-const flagsFor = (key: string) => (key === 'rsa2048' ? 2 : 0);
+// rsa-sha2-256 for RSA: what current ssh clients ask for.
+const flagsFor = (key: string) => (key === 'rsa2048' ? SSH_AGENT_RSA_SHA2_256 : 0);
 const WARMUP = 3;
 
 /** A forked helper answering one IPC message with one reply. */
@@ -58,6 +59,20 @@ class Worker {
   }
   stop(): void {
     if (this.child.connected) this.child.disconnect();
+  }
+}
+
+/** RSS and PSS of a node process that has loaded nothing (`node -e` waiting on a timer). */
+async function measureBareNode(): Promise<ProcessMemory> {
+  const child = spawn(process.execPath, ['-e', "process.stdout.write('ready\\n'); setInterval(() => {}, 1 << 30)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`bare node exited (${code})`)));
+    });
+    return processMemory(child.pid!, 'bare node');
+  } finally {
+    child.kill();
   }
 }
 
@@ -175,7 +190,10 @@ async function main(): Promise<number> {
     const after = treeMemory(tt.pid);
     await memoryJob(cfg.memorySignatures);
     const after2 = treeMemory(tt.pid);
-    results.memory = { idle, after, after2, signatures: cfg.memorySignatures };
+    // References measured in the same moment: PSS depends on every other node process running.
+    const bareNode = await measureBareNode();
+    const openSshTree = treeMemory(openssh.pid);
+    results.memory = { idle, after, after2, signatures: cfg.memorySignatures, bareNode, openSsh: openSshTree };
 
     // Every agent signs a little with every key before the rounds: first-use costs (JIT, the
     // host learning how fast a key signs) are not what the rounds should measure.

@@ -6,10 +6,8 @@ import test from 'node:test';
 import { createHostProvider } from '../../src/host/provider';
 import { quietPins } from './pins';
 import { makeToken } from '../helpers/softhsm';
+import { SSH_AGENT_RSA_SHA2_256, SSH_AGENT_RSA_SHA2_512 } from '../../src/protocol/signature';
 import { verifySshSignature } from './verify';
-
-const SSH_AGENT_RSA_SHA2_256 = 2;
-const SSH_AGENT_RSA_SHA2_512 = 4;
 
 test('every key type signs through the module host and verifies', { timeout: 120_000 }, async (t) => {
   const tok = makeToken();

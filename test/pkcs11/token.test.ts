@@ -168,23 +168,3 @@ test(
     assert.equal(after.find((p) => p.label === 'ed25519')!.canSign, true);
   }),
 );
-
-test(
-  'one session runs one operation at a time: concurrent signatures queue instead of CKR_OPERATION_ACTIVE',
-  withToken({}, async (m, pin) => {
-    const s = m.slots()[0].openSession();
-    s.login(Buffer.from(pin));
-    const key = findKeyPairs(s).find((p) => p.label === 'p256')!.privateKey!;
-    const digest = Buffer.alloc(32, 1);
-    const sigs = await Promise.all(
-      Array.from({ length: 4 }, () => s.signAsync(key, { mechanism: pkcs11js.CKM_ECDSA }, digest)),
-    );
-    assert.ok(sigs.every((sig) => sig.length === 64));
-    const pending = s.signAsync(key, { mechanism: pkcs11js.CKM_ECDSA }, digest);
-    await new Promise((r) => setImmediate(r)); // let the queued operation start
-    assert.throws(() => s.generateRandom(8), /signature is in progress/);
-    await pending;
-    assert.equal(s.generateRandom(16).length, 16);
-    await s.close();
-  }),
-);

@@ -1,7 +1,8 @@
 // Test plumbing for the protocol tests: temp dirs, running OpenSSH tools, a minimal agent
 // client over a unix socket, and a recording fake agent that captures what ssh-add sends.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, writeFileSync, chmodSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,8 @@ export function tempDir(prefix = 'tt-proto-'): { dir: string; cleanup: () => voi
 }
 
 export async function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
-  return run(cmd, args, { env: { ...process.env, ...env }, timeout: 30_000 });
+  // A bound for a hung tool, not a wait: ssh-keygen -b 3072 alone took 30 s on a loaded 2-core machine.
+  return run(cmd, args, { env: { ...process.env, ...env }, timeout: 180_000 });
 }
 
 /** Generates an OpenSSH key pair with ssh-keygen; returns the private key path. */
@@ -60,27 +62,67 @@ export function agentCalls(socketPath: string, bodies: Buffer[]): Promise<Buffer
   });
 }
 
-/** The real OpenSSH ssh-agent in the foreground on a socket in `dir`. */
-export async function startSshAgent(dir: string): Promise<{ socket: string; stop: () => Promise<void>; child: ChildProcess; log: () => string }> {
+export interface SshAgent {
+  socket: string;
+  stop: () => Promise<void>;
+  child: ChildProcess;
+  log: () => string;
+  /** Resolves once the debug log shows `re` (ssh-agent writes it after, or just before, its reply). */
+  waitForLog: (re: RegExp) => Promise<void>;
+}
+
+/**
+ * The real OpenSSH ssh-agent in the foreground on a socket in `dir`, once it accepts
+ * connections. The socket file appears at bind(2), before listen(2): a client that connects
+ * then gets ECONNREFUSED. ssh-agent -d prints its environment lines to stdout only after
+ * listen(2), so that line is the signal.
+ */
+export async function startSshAgent(dir: string): Promise<SshAgent> {
   const socket = join(dir, 'openssh-agent.sock');
   // -d: foreground with a debug log on stderr, which a failing test prints.
-  const child = spawn('ssh-agent', ['-d', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ssh-agent', ['-d', '-a', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
+  let stdout = '';
+  const changed = new EventEmitter();
   child.stderr!.on('data', (c: Buffer) => {
     log += c.toString();
+    changed.emit('log');
   });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
-  if (!existsSync(socket)) {
-    child.kill();
-    throw new Error('ssh-agent did not create its socket');
-  }
+  child.stdout!.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    changed.emit('stdout');
+  });
+  child.on('exit', () => changed.emit('exit'));
+  const until = (what: string, done: () => boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (done()) finish();
+        else if (child.exitCode !== null || child.signalCode !== null) finish(new Error(`ssh-agent exited before ${what}:\n${log}`));
+      };
+      // A bound on a failure, not a wait: every success path resolves on an event.
+      const timer = setTimeout(() => finish(new Error(`ssh-agent: no ${what} within 20 s:\n${log}`)), 20_000);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        for (const e of ['log', 'stdout', 'exit']) changed.off(e, check);
+        if (err) reject(err);
+        else resolve();
+      };
+      for (const e of ['log', 'stdout', 'exit']) changed.on(e, check);
+      check();
+    });
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await done;
   };
-  return { socket, stop, child, log: () => log };
+  try {
+    await until('listening socket', () => /echo Agent pid/.test(stdout));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { socket, stop, child, log: () => log, waitForLog: (re) => until(`log line ${re}`, () => re.test(log)) };
 }
 
 export interface Recorder {

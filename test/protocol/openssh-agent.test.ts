@@ -104,7 +104,7 @@ test('the real ssh-agent accepts, lists, signs with, locks and removes keys we e
   // OpenSSH refuses a destination-constrained key on a connection without session-bind.
   const unbound = await call({ type: 'SSH_AGENTC_SIGN_REQUEST', keyBlob: keys.p384.blob, data, flags: 0 });
   assert.equal(unbound.type, 'SSH_AGENT_FAILURE');
-  assert.match(agent.log(), /refusing use of destination-constrained key to sign on unbound connection/);
+  await agent.waitForLog(/refusing use of destination-constrained key to sign on unbound connection/);
   for (const name of ['p256', 'p521', 'ed25519'] as const) {
     const sig = await signWith(keys[name], 0);
     const decoded = decodeSshSignature(sig);

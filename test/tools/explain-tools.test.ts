@@ -4,8 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { explainToolError } from '../../src/cli/explain-tools';
 import { UserError } from '../../src/cli/errors';
-import { TokenError } from '../../src/pkcs11/errors';
-import { MechanismNotSupportedError } from '../../src/pkcs11/objects';
+import { MechanismNotSupportedError, TokenError } from '../../src/pkcs11/errors';
 
 const ctx = { action: 'generate the key pair', command: 'keygen', spec: '/usr/lib/x.so' };
 const CASES: [unknown, RegExp, RegExp][] = [
