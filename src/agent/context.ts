@@ -1,4 +1,4 @@
-import type { AgentRequest } from '../protocol/agent-requests';
+
 import type { AgentCore } from './core';
 import type { ConnectionState } from './session';
 
@@ -8,11 +8,4 @@ export interface RequestContext {
   conn: ConnectionState;
 }
 
-/** The request variant(s) with this type name, e.g. RequestOf<'SSH_AGENTC_LOCK'>. */
-export type RequestOf<T extends AgentRequest['type']> = AgentRequest extends infer R
-  ? R extends { type: infer U }
-    ? T extends U
-      ? R & { type: T }
-      : never
-    : never
-  : never;
+export type { RequestOf } from '../protocol/agent-requests';

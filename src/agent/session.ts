@@ -28,7 +28,3 @@ export const MAX_SESSION_BINDS = 16;
 export function newConnectionState(id: number, peer?: { pid: number; uid: number }): ConnectionState {
   return { id, binds: [], bindAttempted: false, ...(peer ? { peer } : {}) };
 }
-
-export function isForwardedConnection(c: ConnectionState): boolean {
-  return c.binds.some((b) => b.isForwarding);
-}

@@ -1,6 +1,6 @@
 // Errors the CLI turns into one line: what went wrong, then what to do next.
-// Library code throws its own typed errors (TokenError, WireError, ...); `explain`
-// in output.ts maps those to a UserError-shaped sentence.
+// Library code throws its own typed errors (TokenError, WireError, ...); the explainers that
+// report.ts holds map those to a UserError-shaped sentence.
 export class UserError extends Error {
   constructor(
     message: string,

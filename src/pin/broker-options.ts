@@ -1,4 +1,5 @@
 // How the PIN broker (broker.ts) is set up: where it may ask, and how long it keeps a PIN.
+import type { TokenRef } from './token-ref';
 import type { AskpassOptions } from './askpass';
 import type { KeyringSource } from './remembered-pins';
 import type { PinentryOptions } from './pinentry';
@@ -19,4 +20,19 @@ export interface PinBrokerOptions {
   contextSpecificFromCache?: boolean;
   log?: (line: string) => void;
   now?: () => number;
+}
+
+export interface ForgetResult {
+  token: TokenRef;
+  /** a PIN was held in the agent's memory */
+  held: boolean;
+  /** a PIN was removed from the OS keyring */
+  remembered: boolean;
+}
+
+/** Where the last PIN handed out for a token came from, so a rejection forgets the right one. */
+export interface Handout {
+  fromCache: boolean;
+  /** A prompted PIN that the cache then kept. */
+  cachedNow: boolean;
 }

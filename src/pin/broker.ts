@@ -2,13 +2,11 @@
 // the in-memory cache (within its lifetime) → the OS keyring (only tokens the user asked to
 // remember have an entry) → a prompt: SSH_ASKPASS, else pinentry, else a `tt-agent unlock`
 // from the user's terminal, waited for a while. Safety rules:
-//  - a module host gets a PIN only for a token it reported in a load and no other module
-//    reports: a module never learns another module's PIN;
-//  - a rejected PIN is never retried by the broker: reject() forgets it everywhere;
-//  - when the token reports its final try, no cached or remembered PIN is submitted;
-//  - while the agent is locked the PINs are sealed (pin-cache.ts) and none is handed out;
+//  - a module host gets a PIN only for a token it alone reported: never another module's PIN;
+//  - a rejected PIN is never retried (reject() forgets it everywhere), and none cached or
+//    remembered is submitted at the token's final try; while locked all are sealed (pin-cache.ts);
 //  - PINs are Buffers, zeroed when dropped, and never logged.
-import type { PinBrokerOptions } from './broker-options';
+import type { ForgetResult, Handout, PinBrokerOptions } from './broker-options';
 import { PinCache } from './pin-cache';
 import { RememberedPins } from './remembered-pins';
 import { isFinal, promptForPin } from './pin-prompt';
@@ -20,22 +18,7 @@ import { TokenClaims } from './token-claims';
 
 export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
-export type { PinBrokerOptions } from './broker-options';
-
-export interface ForgetResult {
-  token: TokenRef;
-  /** a PIN was held in the agent's memory */
-  held: boolean;
-  /** a PIN was removed from the OS keyring */
-  remembered: boolean;
-}
-
-/** Where the last PIN handed out for a token came from, so a rejection forgets the right one. */
-interface Handout {
-  fromCache: boolean;
-  /** A prompted PIN that the cache then kept. */
-  cachedNow: boolean;
-}
+export type { ForgetResult, PinBrokerOptions } from './broker-options';
 
 export class PinBroker {
   private readonly log: (line: string) => void;

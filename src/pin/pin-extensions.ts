@@ -12,7 +12,6 @@ import { decodeForgetPinBody, decodeUnlockBody, FORGET_PIN_EXTENSION, UNLOCK_EXT
 
 const SSH_AGENT_EXTENSION_RESPONSE = 29;
 
-export const PIN_EXTENSIONS = [UNLOCK_EXTENSION, FORGET_PIN_EXTENSION];
 
 export function encodePinReply(name: string, ok: boolean, message: string): Buffer {
   return new SshWriter().uint8(SSH_AGENT_EXTENSION_RESPONSE).string(name).bool(ok).string(message).toBuffer();

@@ -1,4 +1,5 @@
-// The token layer's public face: the only way other layers reach PKCS#11.
+// The token layer's common entry points, for the CLI and the RNG feeder. (Only src/pkcs11
+// imports pkcs11js; other layers may also import a single file of this folder directly.)
 export * from './errors';
 export { openModule, Pkcs11Module, type OpenModuleOptions, type ModuleInfo, type SlotScan } from './module';
 export * from './token';

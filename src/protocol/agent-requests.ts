@@ -199,11 +199,3 @@ export function encodeRequest(req: AgentRequestInput): Buffer {
   }
 }
 
-/** Convenience: the smallest constrained/unconstrained ADD_IDENTITY for a key. */
-export function addIdentityRequest(key: PrivateKeyInput, constraints: KeyConstraint[] = []): AgentRequestInput {
-  return {
-    type: constraints.length > 0 ? 'SSH_AGENTC_ADD_ID_CONSTRAINED' : 'SSH_AGENTC_ADD_IDENTITY',
-    key,
-    constraints,
-  };
-}
