@@ -19,7 +19,6 @@ import { TokenClaims } from './token-claims';
 export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
 export type { ForgetResult, PinBrokerOptions } from './broker-options';
-
 export class PinBroker {
   private readonly log: (line: string) => void;
   private readonly remembered: RememberedPins;
