@@ -9,7 +9,7 @@ import { join } from 'node:path';
 export const COMMAND_SUMMARIES: Record<string, [string, string]> = {
   add: ['add [module]', "load a token's keys into the running agent (like ssh-add -s)"],
   remove: ['remove [module]', "remove a module's keys from the running agent (like ssh-add -e)"],
-  list: ['list [module]', 'list tokens and the keys on them'],
+  list: ['list [module]', "list tokens and the keys on them; with no module and an agent running, the agent's keys"],
   pubkey: ['pubkey [module]', "print the token's public keys as authorized_keys lines"],
   keygen: ['keygen <module>', 'generate a key pair on the token and print its authorized_keys line'],
   selfsign: ['selfsign <module>', 'write a self-signed X.509 certificate for a key on the token, signed by the token'],
@@ -18,6 +18,7 @@ export const COMMAND_SUMMARIES: Record<string, [string, string]> = {
   unlock: ['unlock [token]', "type a token's PIN for the running agent (when it cannot show a PIN dialog)"],
   'forget-pin': ['forget-pin [token]', 'forget a remembered PIN: in the OS keyring and in the running agent'],
   status: ['status', 'show what the running agent holds and why it refuses: modules, tokens, PIN state, keys, errors'],
+  setup: ['setup', 'install and enable the systemd user socket and service (the agent starts on first use), and print the profile line for your shell'],
 };
 
 // The flags of `tt-agent` with no command (src/cli/agent.ts parses them; man/tt-agent.1,

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { basename, join } from 'node:path';
 import { UserError } from './errors';
 import { CONTRIB, UNITS, disableLink, enableLink, removeUnit, unitDir, userManagerRunning, userSystemctl, writeUnit, type Outcome } from './user-units';
+import { examplesEpilog } from './help-examples';
 
 interface SetupArgs {
   uninstall?: boolean;
@@ -23,8 +24,12 @@ export const command: CommandModule<object, SetupArgs> = {
       .option('uninstall', { type: 'boolean', describe: 'stop the socket and service and remove the unit files setup wrote' })
       .option('shell', { type: 'string', choices: SHELLS, describe: 'the shell to print the profile line for (default: from $SHELL)' })
       .option('enable', { type: 'boolean', default: true, describe: 'enable and start the socket; --no-enable only writes the unit files' })
-      .example('tt-agent setup', 'then add the printed line to your shell profile')
-      .example('tt-agent setup --uninstall', 'undo it') as Argv<SetupArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent setup', 'then add the printed line to your shell profile'],
+          ['tt-agent setup --uninstall', 'undo it'],
+        ]),
+      ) as Argv<SetupArgs>,
   handler: (argv) => {
     const dir = unitDir();
     if (argv.uninstall) uninstall(dir);

@@ -5,6 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { AgentStatus } from '../agent/status';
 import { AgentClient, STATUS_EXTENSION } from './agent-client';
 import { UserError } from './errors';
+import { examplesEpilog } from './help-examples';
 import { renderStatus } from './status-render';
 import { renderUses } from './uses-render';
 
@@ -25,8 +26,12 @@ export const command: CommandModule<object, StatusArgs> = {
     y
       .option('json', { type: 'boolean', describe: 'the same report as one JSON object' })
       .option('uses', { type: 'boolean', describe: 'the last key uses instead: each signature and refusal, what for, where, asked by whom' })
-      .example('tt-agent status', 'after ssh says "agent refused operation"')
-      .example('tt-agent status --uses', 'which process used which key for which host') as Argv<StatusArgs>,
+      .epilog(
+        examplesEpilog([
+          ['tt-agent status', 'after ssh says "agent refused operation"'],
+          ['tt-agent status --uses', 'which process used which key for which host'],
+        ]),
+      ) as Argv<StatusArgs>,
   handler: async (argv) => {
     const socketPath = process.env.SSH_AUTH_SOCK || (await findDefaultAgent());
     const status = await fetchStatus(socketPath);

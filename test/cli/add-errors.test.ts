@@ -152,12 +152,14 @@ test('the reason goes to local clients only: a bound connection gets a bare fail
     }
     c.end();
   }
-  await agent.waitForLog(`${ADD_SMARTCARD_EXTENSION} is for local clients; refused on a connection bound to an ssh session`);
+  // Refused by the agent's one sender check (src/agent/trust.ts), before the handler runs.
+  await agent.waitForLog(`extension "${ADD_SMARTCARD_EXTENSION}" is not allowed on a connection bound to an ssh session`);
+  await agent.waitForLog(`extension "${ADD_SMARTCARD_EXTENSION}" is not allowed on a forwarded connection`);
   // The agent lists the extension, and a bare extension with no body is refused, not a crash.
   const q = await RawClient.connect(agent.sock);
   const names = await q.request(new SshWriter().uint8(27).string('query').toBuffer());
   assert.ok(names.includes(Buffer.from(ADD_SMARTCARD_EXTENSION)));
-  assert.equal((await q.request(new SshWriter().uint8(27).string(ADD_SMARTCARD_EXTENSION).toBuffer()))[0], SSH_AGENT_FAILURE);
+  assert.equal((await q.request(new SshWriter().uint8(27).string(ADD_SMARTCARD_EXTENSION).toBuffer()))[0], 28, 'a known extension that fails: SSH_AGENT_EXTENSION_FAILURE');
   assert.equal((await q.request(Buffer.of(11)))[0], 12, 'the connection still answers');
   q.end();
   assert.equal(countAdds(), addsBefore, 'nothing was loaded from a bound connection');

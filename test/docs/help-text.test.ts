@@ -39,7 +39,7 @@ test("list --help tells that with no module it lists the agent's keys", async ()
 
 test("the README's layout puts the C addon in native/, as the tree has it", () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const layout = /### Layout\n+```\n([\s\S]*?)```/.exec(readme)![1];
+  const layout = /### Layout\n[\s\S]*?```\n([\s\S]*?)```/.exec(readme)![1];
   for (const line of layout.split('\n').filter((l) => l.trim())) {
     const dir = line.split(/\s+/)[0];
     if (dir.endsWith('/')) assert.ok(fs.existsSync(path.join(ROOT, dir)), `README layout names ${dir}, which does not exist`);

@@ -21,6 +21,7 @@ const NOT_RUN: Record<string, string> = {
   npm: "Node's package manager, installed with Node",
   file: "ssh-keygen -Y's namespace and a file name",
   ed: 'a key file name',
+  open: 'a file name in a test (a socket path), not the program',
 };
 
 function listed(): string[] {

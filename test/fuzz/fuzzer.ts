@@ -316,10 +316,13 @@ class Control {
   async ensureToken(): Promise<void> {
     await this.identities(); // unlocks
     for (const add of this.req.addFileKeys) await this.send(add);
-    // Always hand the PIN back: a LOCK in the batch logged the token out and dropped its PIN
-    // (as ssh-add -x must), even though its keys stay listed.
+    // The batch may have removed the module (REMOVE_ALL, REMOVE_SMARTCARD_KEY): load it again.
+    // A module still loaded is refused (its keys keep their constraints) and that is fine: a
+    // LOCK in the batch sealed its PIN and the unlock above unsealed it.
     const reply = await this.send(this.req.addToken);
-    if (reply[0] !== 6) throw new Error('loading the token with the right PIN failed');
+    if (reply[0] !== 6 && (await this.identities()).length <= this.req.addFileKeys.length) {
+      throw new Error('loading the token with the right PIN failed');
+    }
   }
 
   private tokenSeen?: Buffer[];
