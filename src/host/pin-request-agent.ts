@@ -4,12 +4,13 @@
 //    token this module reported in a load (the broker's claim), and at most
 //    PIN_REQUESTS_PER_SIGN times per signature started;
 //  - an outcome is taken only for a token this module serves (presence news about others is
-//    ignored), and `rejected` only for a token this host was handed a PIN for.
+//    ignored); a `rejected` then costs at most that token's own kept PIN. (The PIN it rejects
+//    may be one the host never asked for: the one typed at `tt-agent add`, or a context login's.)
 // Anything else is a host that lies: the request is refused, logged, and the host killed.
 // While an accepted request waits for a person, the pending signatures' clocks stop
 // (deadline.ts) and go on afterwards from where they were.
 import type { PinBroker } from '../pin/broker';
-import { describeToken, tokenKey } from '../pin/token-ref';
+import { describeToken } from '../pin/token-ref';
 import type { PinAnswerCall, PinEvent } from './pin-request';
 
 // Login on demand, a context-specific login, and the same again after one reconnect.
@@ -34,7 +35,6 @@ export interface PinRequestLink {
 export class HostPinRequests {
   private budget = 0;
   private waiting = 0;
-  private readonly handed = new Set<string>();
 
   constructor(private readonly link: PinRequestLink) {}
 
@@ -65,7 +65,6 @@ export class HostPinRequests {
     } finally {
       if (--this.waiting === 0) link.pauseSigns(false);
     }
-    if (pin) this.handed.add(tokenKey(ev.token));
     try {
       await link.answer({ op: 'pin-answer', requestId: ev.requestId, pin });
     } catch (err) {
@@ -80,7 +79,6 @@ export class HostPinRequests {
     try {
       switch (ev.outcome) {
         case 'rejected':
-          if (!this.handed.delete(tokenKey(ev.token))) return this.link.kill(`reported a rejected PIN for token ${describeToken(ev.token)} it was never given`);
           await broker.reject(ev.token);
           return;
         case 'locked':

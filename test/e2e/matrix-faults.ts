@@ -20,6 +20,14 @@ export async function restartHost(env: NodeJS.ProcessEnv, signal: NodeJS.Signals
     assert.ok(Date.now() < end, `module host ${pid} did not exit after ${signal}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  // Gone is not yet noticed: until the agent has seen the exit, a signature would still be sent
+  // to the dead host. Wait until the agent says so itself.
+  for (;;) {
+    const host = JSON.parse((await run(process.execPath, [TT_AGENT_BIN, 'status', '--json'], { env })).stdout).modules[0]?.host;
+    if (!host?.running || host.pid !== pid) return;
+    assert.ok(Date.now() < end, `the agent did not notice that module host ${pid} exited`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function readStatus(pid: number): string {
