@@ -23,12 +23,22 @@ export async function signWithContextLogin(t: HostToken, key: HostKey, data: Buf
     } catch (err) {
       // OpenSC answers the context login with CKR_OPERATION_NOT_INITIALIZED once the card
       // forgot its user login (a PIV card does after any failed VERIFY). The typed PIN was
-      // not spent: log in again with it, then the same signature once more.
+      // not spent, and is not yet proven: log in again with the PIN the broker keeps for the
+      // user login (it proved itself; a prompt only when none is kept), then the same
+      // signature once more with the typed one. Never a try spent on an unproven PIN twice.
       if (!(err instanceof TokenError && err.fn === 'C_Login' && LOGIN_LOST.has(err.ckr))) throw err;
       t.log('warn', `token ${t.label}: context-specific login answered ${err.ckr}; logging in again`);
       t.login = 'deferred';
       await t.recover();
-      if (t.login === 'deferred') await logInTelling(t, contextPin);
+      if (t.login === 'deferred') {
+        const info = await t.gate.run(() => t.token.refreshInfo());
+        const loginPin = info.protectedAuthenticationPath ? null : await askPin(t, info, { keyLabel: key.label || undefined });
+        try {
+          await logInTelling(t, loginPin);
+        } finally {
+          loginPin?.fill(0);
+        }
+      }
       await t.reconnect.findKeysAgain();
       const again = privatePair(t, key);
       return await t.pool.use((s) => signForSsh(s, again, data, flags, { contextPin }));
@@ -38,7 +48,7 @@ export async function signWithContextLogin(t: HostToken, key: HostKey, data: Buf
       // The broker forgets the rejected PIN (and keeps a different one that proved itself
       // at login: a PIV card drops its login after a failed VERIFY, and the token's other
       // keys must keep signing after the re-login).
-      t.pins?.tell(t.ref(), 'rejected');
+      t.pins?.tell(t.ref(), 'context-rejected');
       const after = await t.gate.run(() => t.token.refreshInfo()).catch(() => t.token.info);
       throw new PinError(
         'C_Login',

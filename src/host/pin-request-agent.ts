@@ -79,7 +79,8 @@ export class HostPinRequests {
     try {
       switch (ev.outcome) {
         case 'rejected':
-          await broker.reject(ev.token);
+        case 'context-rejected':
+          await broker.reject(ev.token, { contextSpecific: ev.outcome === 'context-rejected' });
           return;
         case 'locked':
           await broker.locked(ev.token);

@@ -11,7 +11,8 @@
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
 
-export type PinOutcome = 'rejected' | 'locked' | 'absent' | 'present';
+/** `context-rejected`: the PIN of a context-specific login (CKA_ALWAYS_AUTHENTICATE) was wrong. */
+export type PinOutcome = 'rejected' | 'context-rejected' | 'locked' | 'absent' | 'present';
 
 export type PinEvent =
   | { type: 'pin-request'; requestId: number; token: TokenRef; why: PinRequestReason }

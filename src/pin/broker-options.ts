@@ -1,4 +1,5 @@
-// How the PIN broker (broker.ts) is set up: where it may ask, and how long it keeps a PIN.
+// How the PIN broker (broker.ts) is set up (where it may ask, how long it keeps a PIN), and
+// the small records it keeps about PINs it handed out.
 import type { TokenRef } from './token-ref';
 import type { AskpassOptions } from './askpass';
 import type { KeyringSource } from './remembered-pins';
@@ -35,4 +36,9 @@ export interface Handout {
   fromCache: boolean;
   /** A prompted PIN that the cache then kept. */
   cachedNow: boolean;
+}
+
+/** A context-specific login's PIN and the user login's are told apart: one may be wrong, the other proven. */
+export function handoutKey(key: string, why: { contextSpecific?: boolean }): string {
+  return why.contextSpecific ? `${key}\0context` : key;
 }

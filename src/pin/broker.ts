@@ -6,7 +6,7 @@
 //  - a rejected PIN is never retried (reject() forgets it everywhere), and none cached or
 //    remembered is submitted at the token's final try; while locked all are sealed (pin-cache.ts);
 //  - PINs are Buffers, zeroed when dropped, and never logged.
-import type { ForgetResult, Handout, PinBrokerOptions } from './broker-options';
+import { handoutKey, type ForgetResult, type Handout, type PinBrokerOptions } from './broker-options';
 import { PinCache } from './pin-cache';
 import { RememberedPins } from './remembered-pins';
 import { isFinal, promptForPin } from './pin-prompt';
@@ -15,7 +15,6 @@ import { describeToken, parseTokenSelector, tokenKey, tokenMatches, type TokenRe
 import { UnlockWaits } from './unlock-waits';
 import { AbsenceClock } from './absence-clock';
 import { TokenClaims } from './token-claims';
-
 export type { TokenRef } from './token-ref';
 export type { PinRequestReason } from './prompt-text';
 export type { ForgetResult, PinBrokerOptions } from './broker-options';
@@ -106,13 +105,13 @@ export class PinBroker {
     if (cacheAllowed) {
       const hit = this.cache.get(key);
       if (hit) {
-        this.handouts.set(key, { fromCache: true, cachedNow: false });
+        this.handouts.set(handoutKey(key, why), { fromCache: true, cachedNow: false });
         return hit.pin;
       }
       const stored = await this.remembered.get(token);
       if (stored) {
         this.cache.put(key, Buffer.from(stored), 'keyring');
-        this.handouts.set(key, { fromCache: true, cachedNow: false });
+        this.handouts.set(handoutKey(key, why), { fromCache: true, cachedNow: false });
         return stored;
       }
     }
@@ -131,7 +130,7 @@ export class PinBroker {
     const pin = await shared;
     if (!pin) return null;
     const cachedNow = (!this.cache.has(key) || final) && this.cache.put(key, Buffer.from(pin), 'prompt');
-    this.handouts.set(key, { fromCache: false, cachedNow });
+    this.handouts.set(handoutKey(key, why), { fromCache: false, cachedNow });
     return Buffer.from(pin);
   }
 
@@ -162,13 +161,14 @@ export class PinBroker {
     return result;
   }
 
-  /** CKR_PIN_INCORRECT: forgets the PIN that was handed out, cached and remembered. Never retries. */
-  async reject(token: TokenRef): Promise<void> {
+  /** CKR_PIN_INCORRECT: forgets the PIN handed out (cached and remembered); never retries. */
+  async reject(token: TokenRef, which: { contextSpecific?: boolean } = {}): Promise<void> {
     const key = this.note(token);
-    const h = this.handouts.get(key);
-    this.handouts.delete(key);
-    if (h && !h.fromCache && !h.cachedNow) {
-      // A typed PIN was wrong; the kept one proved itself at login and stays.
+    const h = this.handouts.get(handoutKey(key, which));
+    this.handouts.delete(handoutKey(key, which));
+    if (!h || (!h.fromCache && !h.cachedNow)) {
+      // A typed PIN was wrong, or no PIN of ours (a second report of one failure): the kept
+      // one proved itself at login and stays.
       this.log(`token ${describeToken(token)} rejected the PIN just typed (CKR_PIN_INCORRECT); the kept PIN stays, not retrying`);
       return;
     }

@@ -62,6 +62,20 @@ test('PIN on demand, the 9c always-authenticate key, wrong PINs and the final tr
     for (const p of prompts) assert.match(p, /^Enter PIN to sign once with key "SIGN (pub)?key" on token "PIVemu 9a"/);
   });
 
+  await t.test('ssh-add -x logs the card out and seals the PIN: after ssh-add -X it signs without a prompt', async () => {
+    // Before any wrong PIN: OpenSC keeps reporting CKF_USER_PIN_FINAL_TRY in a process that saw
+    // one even after a right PIN reset the card's counter, and at the final try no kept PIN is used.
+    const lock = await runTool('ssh-add', ['-x'], { env: { ...agent.env, SSH_ASKPASS: writeAskpass(scratch, 'lock', 'pass').file, SSH_ASKPASS_REQUIRE: 'force' } });
+    assert.equal(lock.code, 0, lock.stderr);
+    await agent.waitForLog('agent locked; kept PINs sealed', 5000);
+    await agent.waitForLog('tokens logged out', 5000);
+    const unlock = await runTool('ssh-add', ['-X'], { env: { ...agent.env, SSH_ASKPASS: writeAskpass(scratch, 'unlock', 'pass').file, SSH_ASKPASS_REQUIRE: 'force' } });
+    assert.equal(unlock.code, 0, unlock.stderr);
+    const asked = askpass.prompts().length;
+    assert.equal((await login(pub9a)).code, 0, agent.log());
+    assert.equal(askpass.prompts().length, asked, `the unsealed PIN logged the card in again, no prompt\n${agent.log().slice(-4000)}`);
+  });
+
   await t.test('a wrong PIN for 9c leaves 9a signing, and is never retried', async () => {
     askpass.setAnswer('999999');
     for (let i = 0; i < 2; i++) {
@@ -70,7 +84,8 @@ test('PIN on demand, the 9c always-authenticate key, wrong PINs and the final tr
       assert.notEqual(bad.code, 0);
       assert.equal(askpass.prompts().length, asked + 1, 'one prompt per signature, never a retry by itself');
     }
-    assert.equal(agent.log().match(/PIN incorrect for key SIGN (pub)?key of token PIVemu 9a \(.*\); not retried/g)?.length, 2);
+    // One refusal per signature (the use log's "key use: refused" line says it again).
+    assert.equal(agent.log().match(/SSH_AGENTC_SIGN_REQUEST refused: .*PIN incorrect for key SIGN (pub)?key of token PIVemu 9a \(.*\); not retried/g)?.length, 2);
     // The card dropped its login with each failed VERIFY; the agent logs in again with the
     // PIN that worked before (never the rejected one) and 9a signs without a prompt. No
     // CKR_OPERATION_ACTIVE: the failed context login did not leave the session stuck.
@@ -94,11 +109,13 @@ test('PIN on demand, the 9c always-authenticate key, wrong PINs and the final tr
     await card.remove();
     await agent.waitForLog(/token PIVemu 9a is not present/, 5000);
     card.insert();
-    await agent.waitForLog(/final PIN try: the kept PIN is not risked/, 5000);
+    await agent.waitForLog(/token PIVemu 9a is back after/, 5000);
     askpass.setAnswer('CANCEL');
     const asked = askpass.prompts().length;
     const r = await login(pub9a);
     assert.notEqual(r.code, 0);
+    // The login after re-insertion asks the broker, which will not risk the last try with its copy.
+    await agent.waitForLog(/reports its final PIN try: asking, never using a cached or remembered PIN/, 5000);
     assert.equal(askpass.prompts().length, asked + 1);
     assert.match(askpass.prompts().at(-1)!, /^Enter PIN for token "PIVemu 9a".*LAST TRY: a wrong PIN locks the token/);
     assert.match(flags(), /final user PIN try/);
@@ -111,19 +128,18 @@ test('PIN on demand, the 9c always-authenticate key, wrong PINs and the final tr
     assert.doesNotMatch(flags(), /final user PIN try/);
   });
 
-  await t.test('ssh-add -x logs the card out and forgets the PIN; wrong PINs then count down', async () => {
-    const lock = await runTool('ssh-add', ['-x'], { env: { ...agent.env, SSH_ASKPASS: writeAskpass(scratch, 'lock', 'pass').file, SSH_ASKPASS_REQUIRE: 'force' } });
-    assert.equal(lock.code, 0, lock.stderr);
-    await agent.waitForLog('tokens logged out and cached PINs forgotten', 5000);
-    const unlock = await runTool('ssh-add', ['-X'], { env: { ...agent.env, SSH_ASKPASS: writeAskpass(scratch, 'unlock', 'pass').file, SSH_ASKPASS_REQUIRE: 'force' } });
-    assert.equal(unlock.code, 0, unlock.stderr);
-
+  await t.test('with the PIN forgotten and the card logged out, wrong PINs count down', async () => {
+    const forget = await runTool(process.execPath, [TT_AGENT_BIN, 'forget-pin', 'PIVemu 9a'], { env: agent.env });
+    assert.equal(forget.code, 0, forget.stderr);
+    const lockEnv = (name: string) => ({ ...agent.env, SSH_ASKPASS: writeAskpass(scratch, name, 'pass').file, SSH_ASKPASS_REQUIRE: 'force' });
+    assert.equal((await runTool('ssh-add', ['-x'], { env: lockEnv('lock2') })).code, 0);
+    assert.equal((await runTool('ssh-add', ['-X'], { env: lockEnv('unlock2') })).code, 0);
     askpass.setAnswer('999999');
     for (const tries of [/\(.*\)/, /\(1 try left\)/]) {
       const asked = askpass.prompts().length;
       const r = await login(pub9a);
       assert.notEqual(r.code, 0);
-      assert.equal(askpass.prompts().length, asked + 1, 'the PIN is asked again after ssh-add -x, once per signature');
+      assert.equal(askpass.prompts().length, asked + 1, 'the PIN is asked again, once per signature');
       assert.match(agent.log(), new RegExp(`PIN incorrect for token PIVemu 9a ${tries.source}`));
     }
     assert.match(flags(), /final user PIN try/);

@@ -85,6 +85,9 @@ test('final try: never the cached PIN, always a prompt that says so', async (t) 
 test('reject (CKR_PIN_INCORRECT) drops the cached PIN; the next login prompts', async (t) => {
   const { broker, ask } = setup(t, { DISPLAY: ':7' });
   await broker.supply(TOKEN, Buffer.from('000000'));
+  assert.equal(str(await broker.getPin(TOKEN, {})), '000000', 'handed out from the cache');
+  await broker.reject(TOKEN);
+  // A second report of the same failure hands nothing out and forgets nothing more.
   await broker.reject(TOKEN);
   assert.equal(str(await broker.getPin(TOKEN, {})), '246810');
   assert.equal(ask.prompts().length, 1);
