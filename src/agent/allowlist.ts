@@ -4,6 +4,7 @@
 // included, and a pattern starting with '!' vetoes whatever it matches.
 import { realpath, stat } from 'node:fs/promises';
 import { elfExportsSymbol } from './elf-exports';
+import { globMatches } from '../protocol/glob';
 
 export const DEFAULT_ALLOWLIST = [
   '/usr/lib*/*',
@@ -19,37 +20,12 @@ export function parseAllowlist(list: string): string[] {
     .filter((p) => p.length > 0);
 }
 
-export function globMatch(text: string, pattern: string): boolean {
-  // Iterative wildcard match with single-star backtracking: linear in practice, no regex built
-  // from user input.
-  let t = 0;
-  let p = 0;
-  let star = -1;
-  let mark = 0;
-  while (t < text.length) {
-    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === text[t])) {
-      t++;
-      p++;
-    } else if (p < pattern.length && pattern[p] === '*') {
-      star = p++;
-      mark = t;
-    } else if (star >= 0) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
-}
-
 export function allowlistPermits(realPath: string, allowlist: readonly string[]): boolean {
   let permitted = false;
   for (const pattern of allowlist) {
     if (pattern.startsWith('!')) {
-      if (globMatch(realPath, pattern.slice(1))) return false;
-    } else if (globMatch(realPath, pattern)) {
+      if (globMatches(realPath, pattern.slice(1))) return false;
+    } else if (globMatches(realPath, pattern)) {
       permitted = true;
     }
   }

@@ -5,6 +5,7 @@
 // use: keys are listed there but never sign, because a signature there could be replayed
 // anywhere.
 import type { DestinationConstraint, DestinationHop } from '../protocol/constraints';
+import { globMatches } from '../protocol/glob';
 import { SshReader } from '../protocol/wire';
 import { checkHostCertificate } from './host-cert-match';
 import type { ConnectionState, SessionBind } from './session';
@@ -24,11 +25,6 @@ function hopIsUnset(hop: DestinationHop): boolean {
   return hop.hostname === '' && hop.keys.length === 0;
 }
 
-/** Glob as sshd's match_pattern: '*' and '?' over the whole user name. */
-function userMatches(user: string, pattern: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return re.test(user);
-}
 
 /** One hop from `from` (null: the origin) to `to` (null: anywhere beyond) is allowed by some constraint. */
 function hopPermitted(
@@ -40,7 +36,7 @@ function hopPermitted(
   return constraints.some((d) => {
     if (from === null ? !hopIsUnset(d.from) : !hopHasKey(d.from, from)) return false;
     if (to !== null && !hopHasKey(d.to, to)) return false;
-    if (d.to.user !== '' && user !== null && !userMatches(user, d.to.user)) return false;
+    if (d.to.user !== '' && user !== null && !globMatches(user, d.to.user)) return false;
     return true;
   });
 }

@@ -3,6 +3,7 @@
 // case-insensitive, '#' comments, "double quotes" around an argument with spaces. Global
 // settings first, then `Key` blocks (policy per key) and `Host` blocks (keys offered per
 // host). Every bad line is reported with its file and line; a file with any error is not used.
+import { globMatches } from '../protocol/glob';
 
 export type ConfirmWhen = 'always' | 'forwarded' | 'sshsig' | 'other';
 const CONFIRM_WORDS = ['never', 'always', 'forwarded', 'sshsig', 'other'] as const;
@@ -178,30 +179,6 @@ function tokenize(line: string): string[] {
 
 export function isFingerprint(s: string): boolean {
   return /^SHA256:[A-Za-z0-9+/]{43}$/.test(s);
-}
-
-/** '*' any run, '?' any one character (OpenSSH match_pattern). */
-export function globMatches(s: string, pattern: string): boolean {
-  let si = 0;
-  let pi = 0;
-  let starP = -1;
-  let starS = 0;
-  while (si < s.length) {
-    if (pi < pattern.length && (pattern[pi] === '?' || pattern[pi] === s[si])) {
-      si++;
-      pi++;
-    } else if (pi < pattern.length && pattern[pi] === '*') {
-      starP = pi++;
-      starS = si;
-    } else if (starP >= 0) {
-      pi = starP + 1;
-      si = ++starS;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[pi] === '*') pi++;
-  return pi === pattern.length;
 }
 
 /** Does a key selector pick this key? A fingerprint exactly, otherwise a glob over the comment. */

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodePublicKeyBlob, peekKeyType } from '../protocol/key-blob';
+import { globMatches } from '../protocol/glob';
 
 export type KnownHostsMarker = 'none' | 'cert-authority' | 'revoked';
 
@@ -90,30 +91,6 @@ export function patternListMatches(name: string, list: string): boolean {
     positive = true;
   }
   return positive;
-}
-
-/** '*' any run of characters, '?' any one; nothing else is special (OpenSSH match_pattern). */
-export function globMatches(s: string, pattern: string): boolean {
-  let si = 0;
-  let pi = 0;
-  let starP = -1;
-  let starS = 0;
-  while (si < s.length) {
-    if (pi < pattern.length && (pattern[pi] === '?' || pattern[pi] === s[si])) {
-      si++;
-      pi++;
-    } else if (pi < pattern.length && pattern[pi] === '*') {
-      starP = pi++;
-      starS = si;
-    } else if (starP >= 0) {
-      pi = starP + 1;
-      si = ++starS;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[pi] === '*') pi++;
-  return pi === pattern.length;
 }
 
 /** `~/x` as OpenSSH expands it: the account's home directory, not $HOME. */

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import test from 'node:test';
 import { buildDestinationConstraint } from '../../src/cli/dest-constraints';
 import { UserError } from '../../src/cli/errors';
-import { findHostKeys, globMatches, parseKnownHostsLine } from '../../src/cli/known-hosts';
+import { findHostKeys, parseKnownHostsLine } from '../../src/cli/known-hosts';
+import { globMatches } from '../../src/protocol/glob';
 
 function tempDir(t: test.TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-kh-'));
