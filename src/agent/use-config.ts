@@ -32,6 +32,9 @@ export interface UseConfig {
   /** Seconds between two notifications of the same use. */
   notifyInterval: number;
   knownHosts: string[];
+  /** OpenSSH certificates `tt-agent add` offers with a token's keys (certificate, certificate-dir). */
+  certificates: string[];
+  certificateDirs: string[];
   keyRules: KeyRule[];
   hostRules: HostRule[];
 }
@@ -39,7 +42,7 @@ export interface UseConfig {
 export const DEFAULT_NOTIFY_INTERVAL = 30;
 
 export function emptyUseConfig(file = ''): UseConfig {
-  return { file, notify: false, notifyInterval: DEFAULT_NOTIFY_INTERVAL, knownHosts: [], keyRules: [], hostRules: [] };
+  return { file, notify: false, notifyInterval: DEFAULT_NOTIFY_INTERVAL, knownHosts: [], certificates: [], certificateDirs: [], keyRules: [], hostRules: [] };
 }
 
 /** A config file with bad lines; `problems` are `file:line: what` strings, one per bad line. */
@@ -108,6 +111,12 @@ export function parseUseConfig(text: string, file: string): UseConfig {
         if (!need('one or more known_hosts files')) return;
         config.knownHosts.push(...args);
         return;
+      case 'certificate':
+      case 'certificate-dir':
+        if (section.kind !== 'global') return void bad(`${keyword} is a global setting: put it before the first Key or Host line`);
+        if (!need(keyword === 'certificate' ? 'one or more *-cert.pub files' : 'one or more directories')) return;
+        (keyword === 'certificate' ? config.certificates : config.certificateDirs).push(...args);
+        return;
       case 'confirm': {
         const rule = inKey();
         if (!rule || !need(`one of ${CONFIRM_WORDS.join(', ')}`)) return;
@@ -139,7 +148,7 @@ export function parseUseConfig(text: string, file: string): UseConfig {
         section.rule.keys ??= args;
         return;
       default:
-        bad(`unknown keyword "${words[0]}" (known: Key, Host, confirm, allow-sshsig, remember, keys, notify, notify-interval, known-hosts)`);
+        bad(`unknown keyword "${words[0]}" (known: Key, Host, confirm, allow-sshsig, remember, keys, notify, notify-interval, known-hosts, certificate, certificate-dir)`);
     }
   });
   if (problems.length > 0) throw new UseConfigError(problems);

@@ -3,6 +3,7 @@
 // CERT...` sends). The agent matches each certificate to a key on the loaded tokens; here we
 // read the files, leave out expired certificates, and afterwards say which ones were added.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CERT_FOREVER, decodeCertificate, type SshCertificate } from '../protocol/certificate';
 import { UserError } from './errors';
@@ -78,3 +79,23 @@ export function reportCertificates(sent: CertFile[], listed: Buffer[], out: (lin
     else if (c.named) warn(`${what} matches no key on the token; not added`);
   }
 }
+
+/**
+ * The `certificate` and `certificate-dir` lines of ~/.config/tt-agent/config (man
+ * tt-agent-config): certificates `tt-agent add` offers with every module it adds, as if named
+ * with --cert / --cert-dir. A leading ~/ is the home directory.
+ */
+export async function configuredCertificates(): Promise<{ files: string[]; dirs: string[] }> {
+  const { UseConfigSource, defaultUseConfigPath } = await import('../agent/use-config-file');
+  let source;
+  try {
+    source = new UseConfigSource(defaultUseConfigPath(), () => {});
+  } catch (err) {
+    if ((err as Error).name !== 'UseConfigError') throw err;
+    throw new UserError(`the configuration has errors:\n${(err as Error).message}`, 'Fix those lines (man tt-agent-config), then run tt-agent add again.', 2);
+  }
+  const home = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+  const config = source.current();
+  return { files: config.certificates.map(home), dirs: config.certificateDirs.map(home) };
+}
+

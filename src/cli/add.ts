@@ -166,8 +166,10 @@ function withModulePath(uriText: string, modulePath: string): string {
 
 /** --cert / --cert-dir / -C: the associated-certs constraint, appended last (as ssh-add does). */
 async function certificateConstraint(argv: AddArgs, constraints: KeyConstraint[]): Promise<CertFile[]> {
-  const files = asList(argv.cert);
-  const dirs = asList(argv.certDir);
+  const { configuredCertificates } = await import('./add-certs');
+  const configured = await configuredCertificates();
+  const files = [...asList(argv.cert), ...configured.files];
+  const dirs = [...asList(argv.certDir), ...configured.dirs];
   if (files.length === 0 && dirs.length === 0) {
     if (argv.certOnly) throw new UserError('-C adds only certificates, but no --cert or --cert-dir was given', 'Name the certificates with --cert FILE or --cert-dir DIR.', 2);
     return [];

@@ -126,6 +126,28 @@ test('tt-agent add --cert-dir: only the certificates whose key is on the token',
   assert.equal((l.match(/CERT/g) ?? []).length, 1, l);
 });
 
+test('certificates named in ~/.config/tt-agent/config come with a plain tt-agent add', { timeout: 60_000 }, async (t) => {
+  const { agent, env } = await withAgent(t);
+  const xdg = path.join(tok.dir, 'xdg');
+  fs.mkdirSync(path.join(xdg, 'tt-agent'), { recursive: true });
+  const dir = path.join(tok.dir, 'configured');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(certFile('card-ed25519'), path.join(dir, 'card-ed25519-cert.pub'));
+  fs.writeFileSync(path.join(xdg, 'tt-agent', 'config'), `# certificates for the card's keys\ncertificate ${certFile('card-p256')}\ncertificate-dir ${dir}\n`);
+  const add = await ttAgent(['add', tok.module], { ...env, XDG_CONFIG_HOME: xdg });
+  assert.equal(add.code, 0, `${add.stderr}\n${agent.log().slice(-3000)}`);
+  assert.match(add.stdout, /card-p256-cert\.pub \(key id "alice@card-p256"\): added/);
+  assert.match(add.stdout, /card-ed25519-cert\.pub \(key id "alice@card-ed25519"\): added/);
+  const l = await listed(env);
+  assert.match(l, /\(ECDSA-CERT\)$/m);
+  assert.match(l, /\(ED25519-CERT\)$/m);
+  // A bad line is named, and nothing is added.
+  fs.writeFileSync(path.join(xdg, 'tt-agent', 'config'), 'Host x\ncertificate /nope\n');
+  const bad = await ttAgent(['add', tok.module], { ...env, XDG_CONFIG_HOME: xdg });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /config:2: certificate is a global setting/);
+});
+
 test('associated-certs-v00@openssh.com as OpenSSH 10 encodes it: certs_only loads only the certificate; plain and certificate otherwise', { timeout: 60_000 }, async (t) => {
   const { agent, env } = await withAgent(t);
   const addRequest = (certOnly: boolean, certs: Buffer[]) =>
