@@ -7,7 +7,7 @@ import { frame, FrameDecoder, FrameTooLargeError } from '../protocol/framing';
 import type { AgentCore } from './core';
 import { dispatch } from './dispatch';
 import { describeError } from './refusal';
-import { newConnectionState } from './session';
+import { newConnectionState } from './connection-state';
 
 // A client that pipelines more than this without reading replies is paused until it catches up.
 const MAX_QUEUED_REQUESTS = 64;

@@ -9,7 +9,7 @@ import { KeyUses } from './key-uses';
 import { AgentLock } from './lock';
 import type { AgentLog } from './log';
 import type { Notifier } from './notify';
-import type { ProviderFactory, TokenLoadReport, TokenProvider } from './provider';
+import type { ProviderFactory, TokenLoadReport, TokenProvider } from '../token-provider/provider';
 import { describeError } from './refusal';
 import { UseConfigSource } from './use-config-file';
 

@@ -8,7 +8,7 @@ import type { PinBroker } from '../pin/broker';
 import type { AgentLog } from './log';
 import { peerUidCheck } from './peer-check';
 import { createAgent, type Agent } from './server';
-import type { ProviderFactory } from './provider';
+import type { ProviderFactory } from '../token-provider/provider';
 import { ensurePrivateDir } from './runtime-dir';
 
 export interface DaemonOptions {

@@ -8,7 +8,7 @@ import type { DestinationConstraint, DestinationHop } from '../protocol/constrai
 import { globMatches } from '../protocol/glob';
 import { SshReader } from '../protocol/wire';
 import { checkHostCertificate } from './host-cert-match';
-import type { ConnectionState, SessionBind } from './session';
+import type { ConnectionState, SessionBind } from './connection-state';
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 

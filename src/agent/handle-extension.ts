@@ -9,7 +9,7 @@ import type { RequestContext, RequestOf } from './context';
 import { asKnownExtension, ExtensionFailure } from './extension-failure';
 import { decodeBoundHostKey } from './host-key';
 import { AgentRefusal, describeError } from './refusal';
-import { MAX_SESSION_BINDS } from './session';
+import { MAX_SESSION_BINDS } from './connection-state';
 import { agentStatus, STATUS_EXTENSION } from './status';
 import { PIN_EXTENSION_NAMES, pinExtension } from './pin-commands';
 import { ADD_SMARTCARD_EXTENSION, addSmartcardWithReason } from './handle-add-reason';

@@ -9,7 +9,7 @@ import { describeConstraints, toIdentityConstraints } from './constraints';
 import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
 import type { IdentityConstraints } from './identities';
-import type { ProviderFactory, TokenLoadReport } from './provider';
+import type { ProviderFactory, TokenLoadReport } from '../token-provider/provider';
 import { AgentRefusal, describeError } from './refusal';
 import { refusedKey } from './key-policy';
 import { splitAssociatedCerts, tokenIdentities, type AssociatedCerts } from './token-certs';

@@ -4,7 +4,7 @@
 import type { SshCertificate } from '../protocol/certificate';
 import type { DestinationConstraint } from '../protocol/constraints';
 import type { PublicKey } from '../protocol/public-key';
-import type { TokenProvider } from './provider';
+import type { TokenProvider } from '../token-provider/provider';
 import type { SoftKey } from './soft-key';
 
 export type KeySource =

@@ -6,7 +6,7 @@
 import type { AgentCore } from './core';
 import { cachedFingerprint } from './fingerprint-cache';
 import type { Identity } from './identities';
-import type { ConnectionState } from './session';
+import type { ConnectionState } from './connection-state';
 import { hostKeySelection, selectorMatches } from './use-config';
 
 export function offeredIdentities(core: AgentCore, conn: ConnectionState, identities: Identity[]): Identity[] {

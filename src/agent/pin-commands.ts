@@ -2,7 +2,7 @@
 // forget-pin@tt-agent extensions (`tt-agent unlock`, `tt-agent forget-pin`), and ssh-add -x,
 // which logs every token out (C_Logout); the lock seals the kept PINs (handle-lock.ts).
 import { handlePinExtension } from '../pin/pin-extensions';
-import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../pin/unlock-message';
+import { FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../protocol/pin-extension-messages';
 import type { RequestContext } from './context';
 import type { AgentCore } from './core';
 import { AgentRefusal, describeError } from './refusal';

@@ -10,7 +10,7 @@ import { silentLog, type AgentLog } from './log';
 import type { PinBroker } from '../pin/broker';
 import { gdbusNotifier, type Notifier } from './notify';
 import type { PeerVerdict } from './peer-check';
-import type { ProviderFactory } from './provider';
+import type { ProviderFactory } from '../token-provider/provider';
 import { defaultUseConfigPath } from './use-config-file';
 import { prepareSocketPath } from './socket-file';
 

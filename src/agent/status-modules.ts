@@ -3,7 +3,7 @@
 // late), merged with what the agent knows (load reports, identities, load errors), so that
 // `tt-agent status` shows one tree: module → token → keys.
 import type { TokenErrorRecord } from './core';
-import type { TokenLoadReport } from './provider';
+import type { TokenLoadReport } from '../token-provider/provider';
 import type { KeyStatus } from './status';
 
 /** What the user needs to know about the retry counter; PKCS#11 gives flags, not a number. */

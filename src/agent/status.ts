@@ -5,7 +5,7 @@ import { fingerprintSha256 } from '../protocol/fingerprint';
 import { sshKeyType } from '../protocol/public-key';
 import type { AgentCore } from './core';
 import type { Identity } from './identities';
-import type { TokenLoadReport } from './provider';
+import type { TokenLoadReport } from '../token-provider/provider';
 import { describeError } from './refusal';
 import { moduleStatus, type ModuleStatus } from './status-modules';
 import type { KeyUse } from './use-record';

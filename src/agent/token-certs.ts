@@ -9,7 +9,7 @@ import { CERT_FOREVER, decodeCertificate, verifyCertificate, type SshCertificate
 import { isCertificateType, peekKeyType } from '../protocol/key-blob';
 import type { Identity, IdentityConstraints } from './identities';
 import type { AgentLog } from './log';
-import type { TokenIdentity, TokenProvider } from './provider';
+import type { TokenIdentity, TokenProvider } from '../token-provider/provider';
 import { AgentRefusal, describeError } from './refusal';
 
 /**

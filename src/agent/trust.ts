@@ -12,7 +12,7 @@ import type { AgentRequest } from '../protocol/agent-requests';
 import { SESSION_BIND } from '../protocol/extensions';
 import { SSH_AGENTC_EXTENSION } from '../protocol/message-numbers';
 import { SshReader } from '../protocol/wire';
-import type { ConnectionState } from './session';
+import type { ConnectionState } from './connection-state';
 
 export type Sender = 'local' | 'bound';
 

@@ -6,7 +6,7 @@ import { classifySignedData, type SignedData, type SignedDataKind } from '../pro
 import { cachedFingerprint } from './fingerprint-cache';
 import type { HostNames } from './host-names';
 import { describeRequester, readRequesterChain, type RequesterProcess } from './requester';
-import type { ConnectionState } from './session';
+import type { ConnectionState } from './connection-state';
 import type { UseConfig } from './use-config';
 
 export interface UseHost {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CERT_FOREVER, decodeCertificate, type SshCertificate } from '../protocol/certificate';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 export interface CertFile {
   file: string;

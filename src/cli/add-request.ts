@@ -4,7 +4,7 @@
 import { realpath } from 'node:fs/promises';
 import type { KeyConstraint } from '../protocol/constraints';
 import { AgentClient, queryAgentStatus } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 const SSH_AGENTC_EXTENSION = 27;
 const SSH_AGENT_SUCCESS = 6;

@@ -10,7 +10,7 @@ import type { KeyConstraint } from '../protocol/constraints';
 import type { CertFile } from './add-certs';
 import { AgentClient, queryAgentStatus } from './agent-client';
 import { hintForReason, preflight, requestAdd } from './add-request';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { checkModuleFile } from './module-check';
 
 interface AddArgs {

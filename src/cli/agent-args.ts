@@ -2,7 +2,7 @@
 // path every new shell takes. Bundled short flags (-sD), values attached or separate (-a X, -aX).
 import { resolve } from 'node:path';
 import { parseLifetime } from '../agent/lifetime';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 export type Shell = 'sh' | 'csh' | 'fish';
 

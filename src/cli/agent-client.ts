@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { FrameDecoder, frame } from '../protocol/framing';
 import { SshReader, SshWriter } from '../protocol/wire';
 import type { AgentRequestInput, AgentResponse } from '../protocol/agent-messages';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 const SSH_AGENTC_EXTENSION = 27;
 const SSH_AGENT_EXTENSION_RESPONSE = 29;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DISPOSABLE_DIR_ENV, systemdSocket, type AgentArgs, type Shell } from './agent-args';
 import { stderrLog } from './agent-log';
 import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { probeAgentSocket } from './live-agent';
 import { envLines } from './shell-env';
 

@@ -7,7 +7,7 @@ import { fingerprintSha256 } from '../protocol/fingerprint';
 import { keyBits, sshKeyType, type PublicKey } from '../protocol/public-key';
 import { authorizedKeysLine } from '../protocol/authorized-keys';
 import { AgentClient, queryAgentStatus } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 const LIST_TYPE: Record<PublicKey['kind'], string> = { rsa: 'RSA', ecdsa: 'ECDSA', ed25519: 'ED25519' };
 

@@ -1,7 +1,7 @@
 // `tt-agent -k`: SIGTERM to $SSH_AGENT_PID, as `ssh-agent -k`, then shell code that clears
 // the variables. The agent removes its socket itself when the signal arrives.
 import type { Shell } from './agent-args';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { unsetLines } from './shell-env';
 
 export function killAgent(shell: Shell, env: NodeJS.ProcessEnv = process.env): number {

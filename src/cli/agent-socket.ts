@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { USAGE } from './agent-args';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { probeAgentSocket } from './live-agent';
 
 export async function checkSocketPath(socketPath: string): Promise<void> {

@@ -7,7 +7,7 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readF
 import { join } from 'node:path';
 import { DISPOSABLE_DIR_ENV, type AgentArgs, type Shell } from './agent-args';
 import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { probeAgentSocket, type Probe } from './live-agent';
 import { envLines } from './shell-env';
 

@@ -6,7 +6,7 @@
 //   shell-env.ts         sh/csh/fish     live-agent.ts    is an agent of ours listening there?
 // Only the module of the job at hand is loaded: a new shell loads the starter alone.
 import { parseAgentArgs, shellFromEnv, systemdSocket } from './agent-args';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
   try {

@@ -4,7 +4,7 @@
 // agent. So src/agent/ and src/host/ never import each other.
 import { startDaemon, type Daemon, type DaemonOptions } from '../agent/daemon';
 import type { AgentLog } from '../agent/log';
-import { createHostProvider } from '../host/provider';
+import { createHostProvider } from '../host/host-provider';
 import { PinBroker } from '../pin/broker';
 import { openKeyring } from '../pin/keyring';
 import { readPinPolicy } from '../pin/pin-policy';

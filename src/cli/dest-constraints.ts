@@ -6,7 +6,7 @@
 // @cert-authority keys flagged is_ca; @revoked lines never count). `user@` alone names a
 // user on any host and carries no keys.
 import type { DestinationConstraint, DestinationHop, KeyConstraint } from '../protocol/constraints';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { findHostKeys } from './known-hosts';
 
 /** ssh-add's defaults (ssh_config UserKnownHostsFile and GlobalKnownHostsFile), used when no -H is given. */

@@ -8,7 +8,7 @@ import {
 } from '../pkcs11/errors';
 import { TpmContextsError } from '../pkcs11/login';
 import { initializeFailureHint } from '../pkcs11/module-services';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { registerExplainer } from './report';
 
 const MODULE_HINT =

@@ -3,9 +3,9 @@
 // falls through to the token layer's explainer.
 import { MechanismNotSupportedError, TokenError } from '../pkcs11/errors';
 import { SignUnsupportedError } from '../pkcs11/sign';
-import { CertificateNotStoredError, ToolError } from '../tools/errors';
+import { CertificateNotStoredError, ToolError } from '../tools/tool-errors';
 import { CertificateInputError } from '../x509';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { explainTokenError } from './explain-token';
 
 export interface ToolContext {

@@ -5,7 +5,7 @@ import type { CommandModule } from 'yargs';
 import type { Finding } from '../tools/fix-ids-plan';
 import { applyIdFixes, inspectIds } from '../tools/fix-ids';
 import { formatId } from '../tools/key-spec';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { explainToolError } from './explain-tools';
 import { openToolSession } from './tool-session';
 

@@ -2,7 +2,7 @@
 // agent running) and asks a running agent to drop the PIN it holds in memory.
 import type { Argv, CommandModule } from 'yargs';
 import { AgentClient } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 interface ForgetArgs {
   token?: string;
@@ -55,7 +55,7 @@ export const command: CommandModule<object, ForgetArgs> = {
 /** What the running agent said, or null when none is reachable (this command works without one). */
 async function tellAgent(selector: string): Promise<{ ok: boolean; message: string } | null> {
   if (!process.env.SSH_AUTH_SOCK) return null;
-  const { encodeForgetPinRequest, FORGET_PIN_EXTENSION } = await import('../pin/unlock-message');
+  const { encodeForgetPinRequest, FORGET_PIN_EXTENSION } = await import('../protocol/pin-extension-messages');
   const { decodePinReply } = await import('../pin/pin-extensions');
   let client: AgentClient;
   try {

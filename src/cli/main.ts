@@ -6,7 +6,7 @@
 // top-level `--help` are answered from help.ts alone: no yargs, no command, no native code.
 import { COMMAND_NAMES, loadCommands } from './commands';
 import { packageVersion, topLevelHelp } from './help';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { reportError } from './report';
 
 export async function main(argv: string[]): Promise<number> {

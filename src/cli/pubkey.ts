@@ -7,7 +7,7 @@ import { authorizedKeysLine } from '../protocol/authorized-keys';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, type PublicKey } from '../protocol/public-key';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { registerTokenExplainer } from './explain-token';
 import { openTarget, parseHexId } from './token-target';
 

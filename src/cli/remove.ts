@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { AgentClient } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 interface RemoveArgs {
   module?: string;

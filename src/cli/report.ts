@@ -1,6 +1,6 @@
 // The one place that turns any error into what the user reads: one line saying what went
 // wrong, one saying what to do next, and a stack trace only when asked for (--debug).
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 type Explainer = (err: unknown) => UserError | undefined;
 const explainers: Explainer[] = [];

@@ -11,7 +11,7 @@ import { Feeder, HealthTestAbort, type Log, type LogLevel } from '../rng/feeder'
 import { HealthTests } from '../rng/health';
 import { FileSink, KernelPoolSink, StreamSink, type EntropySink } from '../rng/kernel';
 import { RandomUnsupportedError, TokenRandomSource } from '../rng/token-source';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { registerTokenExplainer } from './explain-token';
 import { registerExplainer } from './report';
 

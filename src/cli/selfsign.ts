@@ -2,11 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { CertificateNotStoredError } from '../tools/errors';
+import { CertificateNotStoredError } from '../tools/tool-errors';
 import { formatId } from '../tools/key-spec';
 import { selfSign, type SelfSignResult } from '../tools/selfsign';
 import { checkDays, DEFAULT_DAYS, parseDistinguishedName } from '../x509';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { explainToolError, type ToolContext } from './explain-tools';
 import { parseHexId } from './token-target';
 import { openToolSession } from './tool-session';

@@ -4,7 +4,7 @@
 // changes nothing; --uninstall stops and removes only what setup wrote.
 import type { Argv, CommandModule } from 'yargs';
 import { basename, join } from 'node:path';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { CONTRIB, UNITS, disableLink, enableLink, removeUnit, unitDir, userManagerRunning, userSystemctl, writeUnit, type Outcome } from './user-units';
 import { examplesEpilog } from './help-examples';
 

@@ -4,7 +4,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { AgentStatus } from '../agent/status';
 import { AgentClient, STATUS_EXTENSION } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { examplesEpilog } from './help-examples';
 import { renderStatus } from './status-render';
 import { renderUses } from './uses-render';

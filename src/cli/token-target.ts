@@ -10,7 +10,7 @@ import {
   type ResolvedModule,
   type Token,
 } from '../pkcs11';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 export interface Target {
   resolved: ResolvedModule;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { TokenError, type Session, type Token } from '../pkcs11';
 import { triesLeftText } from '../pkcs11/login';
 import { haveTerminal, NoTerminalError, PinEntryCancelled, readPinFromTty } from '../pin/tty';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 import { openTarget, type Target } from './token-target';
 
 export interface ToolSession {

@@ -5,7 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { examplesEpilog } from './help-examples';
 import { AgentClient } from './agent-client';
-import { UserError } from './errors';
+import { UserError } from './user-error';
 
 interface UnlockArgs {
   token?: string;
@@ -29,7 +29,7 @@ export const command: CommandModule<object, UnlockArgs> = {
         ]),
       ) as Argv<UnlockArgs>,
   handler: async (argv) => {
-    const { encodeUnlockRequest, UNLOCK_EXTENSION } = await import('../pin/unlock-message');
+    const { encodeUnlockRequest, UNLOCK_EXTENSION } = await import('../protocol/pin-extension-messages');
     const { decodePinReply } = await import('../pin/pin-extensions');
     const { readPinFromTty, NoTerminalError, PinEntryCancelled } = await import('../pin/tty');
     const selector = argv.token ?? '';

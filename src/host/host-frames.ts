@@ -24,7 +24,7 @@ import { SshReader, SshWriter, WireError } from '../protocol/wire';
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
 import type { TokenIdentity } from '../token-provider/provider';
-import type { HostErrorInfo } from './errors';
+import type { HostErrorInfo } from './host-errors';
 import type { HostEvent, HostLoadLine, LoadResult } from './messages';
 import type { PinOutcome } from './pin-request';
 

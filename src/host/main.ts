@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 import { deserialize } from 'node:v8';
 import { Channel, FrameKind, decodeSign, type Frame } from './channel';
-import { toHostErrorInfo } from './errors';
+import { toHostErrorInfo } from './host-errors';
 import { encodeHostError, encodeHostEvent, encodeLoadResult } from './host-frames';
 import { encodeHostStatus } from './host-status';
 import type { HostCall, HostEvent, LogEvent } from './messages';

@@ -5,7 +5,7 @@
 // the same key unseals them.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-export type PinSource = 'prompt' | 'unlock' | 'keyring' | 'add';
+export type PinOrigin = 'prompt' | 'unlock' | 'keyring' | 'add';
 
 interface Sealed {
   iv: Buffer;
@@ -17,7 +17,7 @@ interface Entry {
   /** null while sealed. */
   pin: Buffer | null;
   sealed?: Sealed;
-  source: PinSource;
+  source: PinOrigin;
   storedAt: number;
   timer?: NodeJS.Timeout;
 }
@@ -44,7 +44,7 @@ export class PinCache {
    * A real timer also drops it at expiry, so an idle agent does not keep it in memory.
    * While sealed nothing new is kept: false, and `pin` is zeroed.
    */
-  put(key: string, pin: Buffer, source: PinSource): boolean {
+  put(key: string, pin: Buffer, source: PinOrigin): boolean {
     if (this.sealedNow) {
       pin.fill(0);
       return false;
@@ -62,7 +62,7 @@ export class PinCache {
   }
 
   /** A copy of the PIN (the caller zeroes it after use), or null when absent, expired or sealed. */
-  get(key: string): { pin: Buffer; source: PinSource } | null {
+  get(key: string): { pin: Buffer; source: PinOrigin } | null {
     if (!this.has(key) || this.sealedNow) return null;
     const entry = this.entries.get(key)!;
     return { pin: Buffer.from(entry.pin!), source: entry.source };

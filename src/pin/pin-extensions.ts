@@ -8,7 +8,7 @@
 import { SshReader, SshWriter } from '../protocol/wire';
 import type { ForgetResult, PinBroker } from './broker';
 import { describeToken } from './token-ref';
-import { decodeForgetPinBody, decodeUnlockBody, FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from './unlock-message';
+import { decodeForgetPinBody, decodeUnlockBody, FORGET_PIN_EXTENSION, UNLOCK_EXTENSION } from '../protocol/pin-extension-messages';
 
 const SSH_AGENT_EXTENSION_RESPONSE = 29;
 

@@ -1,6 +1,6 @@
 // Picking the one private key a command acts on, by CKA_ID or CKA_LABEL.
 import type { KeyPair } from '../pkcs11/discover';
-import { ToolError } from './errors';
+import { ToolError } from './tool-errors';
 import { formatId } from './key-spec';
 
 export interface KeySelector {

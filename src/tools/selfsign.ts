@@ -5,7 +5,7 @@ import { createCertificateObject, destroyObject, findCertificatesById } from '..
 import type { Session } from '../pkcs11/session';
 import { signRaw } from '../pkcs11/sign';
 import { buildSelfSignedCertificate, checkDays, DEFAULT_DAYS, parseDistinguishedName, type SelfSignedCertificate } from '../x509';
-import { CertificateNotStoredError, ToolError } from './errors';
+import { CertificateNotStoredError, ToolError } from './tool-errors';
 import { formatId } from './key-spec';
 import { selectPrivateKey, type KeySelector } from './select-key';
 

@@ -8,7 +8,7 @@
 //  - OpenSSL's "-subj" form: "/O=Example Corp/CN=alice", written in encoding order, "\/" escapes a slash.
 // In both, "+" joins attributes into one multi-valued RDN.
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
-import { CertificateInputError } from './errors';
+import { CertificateInputError } from './x509-errors';
 import { toArrayBuffer } from './spki';
 
 type StringType = 'utf8String' | 'printableString' | 'ia5String';

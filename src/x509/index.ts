@@ -5,6 +5,6 @@ export type { SignatureScheme } from './signature-algorithm';
 export { signatureSchemeFor, ecdsaRawToDer } from './signature-algorithm';
 export { parseDistinguishedName } from './distinguished-name';
 export { subjectPublicKeyInfoDer } from './spki';
-export { CertificateInputError } from './errors';
+export { CertificateInputError } from './x509-errors';
 export { derObjectIdentifier, derUnsignedInteger } from './der';
 export { CURVE_OID, id_Ed25519 } from './oids';

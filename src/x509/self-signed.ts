@@ -20,7 +20,7 @@ import {
 import type { PublicKey } from '../protocol/public-key';
 import { derUnsignedInteger } from './der';
 import { parseDistinguishedName } from './distinguished-name';
-import { CertificateInputError } from './errors';
+import { CertificateInputError } from './x509-errors';
 import {
   signatureAlgorithmIdentifier,
   signatureSchemeFor,

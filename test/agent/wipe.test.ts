@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { AgentCore } from '../../src/agent/core';
 import { dispatch } from '../../src/agent/dispatch';
-import { newConnectionState } from '../../src/agent/session';
-import { encodeUnlockRequest } from '../../src/pin/unlock-message';
+import { newConnectionState } from '../../src/agent/connection-state';
+import { encodeUnlockRequest } from '../../src/protocol/pin-extension-messages';
 import { SshWriter } from '../../src/protocol/wire';
 
 function core(): AgentCore {

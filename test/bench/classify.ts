@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyUses } from '../../src/agent/key-uses';
 import { readRequesterChain } from '../../src/agent/requester';
-import { newConnectionState } from '../../src/agent/session';
+import { newConnectionState } from '../../src/agent/connection-state';
 import { keyPolicy } from '../../src/agent/use-config';
 import { UseConfigSource } from '../../src/agent/use-config-file';
 import { classifyUse } from '../../src/agent/use-record';

@@ -3,7 +3,7 @@
 // Not a product mode (it gives up crash containment); the benchmark runs it with
 // BENCH_INLINE=1 to measure what the host process costs. Usage: inline-agent.ts SOCKET
 import { createAgent } from '../../src/agent/server';
-import type { TokenProvider } from '../../src/agent/provider';
+import type { TokenProvider } from '../../src/token-provider/provider';
 import { ModuleHost } from '../../src/host/module-host';
 
 function inlineProvider(modulePath: string): TokenProvider {

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'node:test';
 import { buildDestinationConstraint } from '../../src/cli/dest-constraints';
-import { UserError } from '../../src/cli/errors';
+import { UserError } from '../../src/cli/user-error';
 import { findHostKeys, parseKnownHostsLine } from '../../src/cli/known-hosts';
 import { globMatches } from '../../src/protocol/glob';
 

@@ -3,7 +3,7 @@
 // is absent, which the command must say without talking about PIN prompts.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { encodeUnlockRequest } from '../../src/pin/unlock-message';
+import { encodeUnlockRequest } from '../../src/protocol/pin-extension-messages';
 import { startAgent, type RunningAgent } from '../helpers/agent';
 import { makeToken, SOFTHSM_MODULE, type TestToken } from '../helpers/softhsm';
 import { RawClient } from '../hardening/helpers';

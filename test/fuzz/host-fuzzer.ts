@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import { deserialize } from 'node:v8';
 import { FrameKind } from '../../src/host/channel';
 import { encodeLoadResult } from '../../src/host/host-frames';
-import { HostProvider, type HostProcess } from '../../src/host/provider';
+import { HostProvider, type HostProcess } from '../../src/host/host-provider';
 import { PinBroker } from '../../src/pin/broker';
 import { BODY_MUTATORS, Rng } from './mutate';
 import { FUZZ_BLOB, FUZZ_SIGNATURE, FUZZ_TOKEN, frameOf, loadResult, validFrames } from './host-corpus';

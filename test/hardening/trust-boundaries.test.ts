@@ -13,7 +13,7 @@ import { encodeRequest } from '../../src/protocol/agent-requests';
 import type { KeyConstraint } from '../../src/protocol/constraints';
 import { encodePublicKeyBlob } from '../../src/protocol/key-blob';
 import { publicKeyFromJwk } from '../../src/protocol/jwk';
-import { encodeForgetPinRequest, encodeUnlockRequest } from '../../src/pin/unlock-message';
+import { encodeForgetPinRequest, encodeUnlockRequest } from '../../src/protocol/pin-extension-messages';
 import { SshWriter } from '../../src/protocol/wire';
 import { connects, startAgent, TT_AGENT_BIN, type RunningAgent } from '../helpers/agent';
 import { makeToken, type TestToken } from '../helpers/softhsm';

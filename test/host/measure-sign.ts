@@ -2,7 +2,7 @@
 // next to raw C_Sign in one process, on a fresh SoftHSM token. Not part of the test suite:
 //   node --import tsx test/host/measure-sign.ts [seconds per case]
 // Prints a markdown table. Every signature is a real C_Sign; one in 100 is verified.
-import { createHostProvider } from '../../src/host/provider';
+import { createHostProvider } from '../../src/host/host-provider';
 import { quietPins } from './pins';
 import { ModuleHost } from '../../src/host/module-host';
 import { makeToken } from '../helpers/softhsm';

@@ -3,9 +3,9 @@
 // again with the PIN it was given.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { HostCrashedError, HostTimeoutError } from '../../src/host/errors';
+import { HostCrashedError, HostTimeoutError } from '../../src/host/host-errors';
 import type { ProviderStatus } from '../../src/host/messages';
-import { createHostProvider } from '../../src/host/provider';
+import { createHostProvider } from '../../src/host/host-provider';
 import { quietPins } from './pins';
 import { makeToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';

@@ -3,7 +3,7 @@
 // a pkcs11: URI selects the token; no PIN loads keys from public objects only.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { createHostProvider } from '../../src/host/provider';
+import { createHostProvider } from '../../src/host/host-provider';
 import { quietPins } from './pins';
 import { makeToken, type TestToken } from '../helpers/softhsm';
 import { verifySshSignature } from './verify';

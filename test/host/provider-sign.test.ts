@@ -3,7 +3,7 @@
 // carries another CKA_ID sign, and parallel signatures all come back right.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { createHostProvider } from '../../src/host/provider';
+import { createHostProvider } from '../../src/host/host-provider';
 import { quietPins } from './pins';
 import { makeToken } from '../helpers/softhsm';
 import { SSH_AGENT_RSA_SHA2_256, SSH_AGENT_RSA_SHA2_512 } from '../../src/protocol/signature';

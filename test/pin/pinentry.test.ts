@@ -37,6 +37,10 @@ test('Assuan: the D line is percent-decoded into bytes; unknown commands are ski
   const r = await runPinentry(p.program, { title: 'T', description: 'line one\nline two 100%', prompt: 'PIN:' }, { env, ttyname: '/dev/pts/99' });
   assert.equal(r.kind, 'pin');
   assert.equal((r as { pin: Buffer }).pin.toString('utf8'), 'pa% sé');
+  // The PIN is ours as soon as the D line and OK arrive; BYE reaches the fake pinentry's log
+  // a moment later: wait for it rather than read the log at once.
+  const until = Date.now() + 5000;
+  while (!/^BYE$/m.test(p.said()) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   const said = p.said();
   assert.match(said, /^OPTION ttyname=\/dev\/pts\/99$/m);
   assert.match(said, /^SETDESC line one%0Aline two 100%25$/m);

@@ -8,7 +8,7 @@ import { FrameDecoder, frame } from '../../src/protocol/framing';
 import { SshReader } from '../../src/protocol/wire';
 import { PinBroker } from '../../src/pin/broker';
 import { handlePinExtension } from '../../src/pin/pin-extensions';
-import { decodeUnlockBody } from '../../src/pin/unlock-message';
+import { decodeUnlockBody } from '../../src/protocol/pin-extension-messages';
 import { baseEnv, tempDir } from './helpers';
 import { haveTmux, Tmux } from './tmux';
 

@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { explainToolError } from '../../src/cli/explain-tools';
-import { UserError } from '../../src/cli/errors';
+import { UserError } from '../../src/cli/user-error';
 import { MechanismNotSupportedError, TokenError } from '../../src/pkcs11/errors';
 
 const ctx = { action: 'generate the key pair', command: 'keygen', spec: '/usr/lib/x.so' };

@@ -11,7 +11,7 @@ import type { PinBroker } from '../pin/broker';
 import type { TokenIdentity, TokenLoadReport, TokenProvider } from '../token-provider/provider';
 import { Channel, ChannelError, FrameKind, encodeSign, type Frame } from './channel';
 import { Deadline } from './deadline';
-import { HostCrashedError, HostRequestError, HostTimeoutError } from './errors';
+import { HostCrashedError, HostRequestError, HostTimeoutError } from './host-errors';
 import { checkSignatureBlob, decodeEmptyResult, decodeHostError, decodeHostEvent, decodeLoadResult } from './host-frames';
 import { decodeHostStatus } from './host-status';
 import type { HostCall, HostStatus, LoadResult, ProviderStatus } from './messages';

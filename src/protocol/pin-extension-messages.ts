@@ -14,7 +14,7 @@
 //
 // The agent answers SSH_AGENT_SUCCESS (6) or SSH_AGENT_FAILURE (5), as for other requests.
 // Pure: no I/O.
-import { SshReader, SshWriter, WireError } from '../protocol/wire';
+import { SshReader, SshWriter, WireError } from './wire';
 
 export const UNLOCK_EXTENSION = 'unlock-token@tt-agent';
 export const FORGET_PIN_EXTENSION = 'forget-pin@tt-agent';

@@ -14,7 +14,7 @@ import {
   encodeUnlockRequest,
   FORGET_PIN_EXTENSION,
   UNLOCK_EXTENSION,
-} from '../../src/pin/unlock-message';
+} from '../../src/protocol/pin-extension-messages';
 
 function splitExtension(msg: Buffer): { name: string; body: Buffer } {
   const r = new SshReader(msg);
