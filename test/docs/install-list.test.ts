@@ -128,6 +128,8 @@ test("the emulated card kit's packages are in scripts/install.sh", { skip: !fs.e
 });
 
 test('no test opts out of the card kit installing its packages', () => {
-  const optOut = testSources(path.join(ROOT, 'test')).filter((f) => f !== __filename && fs.readFileSync(f, 'utf8').includes('VCARD_NO_INSTALL'));
+  // The kit's opt-out variable, spelled in two parts so that this file does not name it whole.
+  const OPT_OUT = ['VCARD', 'NO', 'INSTALL'].join('_');
+  const optOut = testSources(path.join(ROOT, 'test')).filter((f) => fs.readFileSync(f, 'utf8').includes(OPT_OUT));
   assert.deepEqual(optOut.map((f) => path.relative(ROOT, f)), []);
 });
