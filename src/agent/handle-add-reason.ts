@@ -1,8 +1,8 @@
 // add-smartcard@tt-agent (see src/protocol/add-smartcard-extension.ts): the same load as
 // SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, through the same handler, but a refusal is answered
 // with its reason so that `tt-agent add` can print it. Only the owner's own local process gets a
-// reason: a connection that has sent session-bind (even a failed one) is an ssh session's or a
-// forwarded one, and it gets a bare SSH_AGENT_FAILURE here as everywhere it may not load modules.
+// reason: trust.ts answers a connection that has sent session-bind (even a failed one) with a
+// bare SSH_AGENT_FAILURE before this handler runs, as for every private extension.
 import { decodeAddSmartcardBody, encodeAddSmartcardRefusal, ADD_SMARTCARD_EXTENSION } from '../protocol/add-smartcard-extension';
 import type { RequestContext } from './context';
 import { addSmartcardKey } from './handle-smartcard';
@@ -13,11 +13,8 @@ export { ADD_SMARTCARD_EXTENSION };
 const LOG_NAME = `SSH_AGENTC_EXTENSION ${ADD_SMARTCARD_EXTENSION}`;
 
 export async function addSmartcardWithReason(body: Buffer, ctx: RequestContext): Promise<Buffer> {
-  const { core, conn } = ctx;
+  const { core } = ctx;
   try {
-    if (conn.bindAttempted || conn.binds.length > 0) {
-      throw new AgentRefusal(`${ADD_SMARTCARD_EXTENSION} is for local clients; refused on a connection bound to an ssh session`);
-    }
     let req;
     try {
       req = decodeAddSmartcardBody(body);
