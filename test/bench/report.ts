@@ -114,8 +114,10 @@ export function judgeGoals(r: BenchResults): Goal[] {
     goals.push({ what: "eval $(tt-agent), agent running / node -e ''", target: '≤ 1.3', value: v, ok: v <= 1.3, shown: `${fmt(v, 2)} (${fmt(r.evalTiming.ttAgentMs, 1)} ms vs ${fmt(r.evalTiming.nodeMs, 1)} ms)` });
   }
   if (r.shellStart) {
-    const v = r.shellStart.snippetMs;
-    goals.push({ what: 'new shell finding the running agent (contrib/profile.sh), median', target: '≤ 10 ms', value: v, ok: v <= 10, shown: `${fmt(v, 1)} ms (node -e '' ${fmt(r.shellStart.nodeMs, 1)} ms)` });
+    // The login shell starts whether or not it looks for an agent: the snippet's cost is what
+    // sourcing it adds to that shell (the whole `sh -c` is shown beside it).
+    const v = r.shellStart.snippetMs - r.shellStart.shellMs;
+    goals.push({ what: 'new shell finding the running agent (contrib/profile.sh), median', target: '≤ 10 ms', value: v, ok: v <= 10, shown: `${fmt(v, 1)} ms on top of the shell (with sh's own start ${fmt(r.shellStart.snippetMs, 1)} ms; node -e '' ${fmt(r.shellStart.nodeMs, 1)} ms)` });
   }
   if (r.memory) {
     const m = r.memory;

@@ -11,7 +11,10 @@ import { TT_AGENT_BIN, cleanEnv } from './agents';
 import { median } from './stats';
 
 export interface ShellStartTiming {
+  /** `sh -c ". profile.sh"`: a new sh, then the snippet */
   snippetMs: number;
+  /** `sh -c :`: the new sh alone. A login shell runs anyway; the snippet's own cost is the difference. */
+  shellMs: number;
   ttAgentMs: number;
   nodeMs: number;
   sshAgentMs: number;
@@ -43,6 +46,7 @@ export function timeShellStart(env: NodeJS.ProcessEnv, runs: number): ShellStart
     if (check.stdout.trim() !== sock) throw new Error(`the profile snippet did not find the agent:\n${check.stdout}`);
     const cases = {
       snippet: () => timed('sh', ['-c', `. '${PROFILE_SNIPPET}'`], base),
+      shell: () => timed('sh', ['-c', ':'], base),
       ttAgent: () => timed(process.execPath, [TT_AGENT_BIN, '-s'], { ...base, SSH_AUTH_SOCK: sock }),
       node: () => timed(process.execPath, ['-e', ''], base),
       sshAgent: () => {
@@ -51,13 +55,14 @@ export function timeShellStart(env: NodeJS.ProcessEnv, runs: number): ShellStart
         return r;
       },
     };
-    const times: Record<keyof typeof cases, number[]> = { snippet: [], ttAgent: [], node: [], sshAgent: [] };
+    const times: Record<keyof typeof cases, number[]> = { snippet: [], shell: [], ttAgent: [], node: [], sshAgent: [] };
     for (const run of Object.values(cases)) run(); // page cache
     for (let i = 0; i < runs; i++) {
       for (const [name, run] of Object.entries(cases) as [keyof typeof cases, () => { ms: number }][]) times[name].push(run().ms);
     }
     return {
       snippetMs: median(times.snippet),
+      shellMs: median(times.shell),
       ttAgentMs: median(times.ttAgent),
       nodeMs: median(times.node),
       sshAgentMs: median(times.sshAgent),
@@ -78,7 +83,7 @@ export function timeShellStart(env: NodeJS.ProcessEnv, runs: number): ShellStart
 export function renderShellStart(t: ShellStartTiming): string[] {
   const f = (v: number) => v.toFixed(1);
   return [
-    `- a new shell finding the running agent (medians of ${t.runs}, warm): profile snippet (contrib/profile.sh) ${f(t.snippetMs)} ms; \`tt-agent -s\` ${f(t.ttAgentMs)} ms; \`node -e ''\` ${f(t.nodeMs)} ms; OpenSSH \`ssh-agent -s\` (a new agent) ${f(t.sshAgentMs)} ms`,
+    `- a new shell finding the running agent (medians of ${t.runs}, warm): profile snippet (contrib/profile.sh) ${f(t.snippetMs - t.shellMs)} ms on top of the shell (\`sh -c '. profile.sh'\` ${f(t.snippetMs)} ms, \`sh -c :\` ${f(t.shellMs)} ms); \`tt-agent -s\` ${f(t.ttAgentMs)} ms; \`node -e ''\` ${f(t.nodeMs)} ms; OpenSSH \`ssh-agent -s\` (a new agent) ${f(t.sshAgentMs)} ms`,
   ];
 }
 
