@@ -157,9 +157,8 @@ test('systemd socket activation: the agent serves the inherited listening socket
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   try {
-    const end = Date.now() + 5000;
-    while (!fs.existsSync(sock) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     // The first connection starts the agent on the inherited fd.
+    (await connectWhenListening(sock)).destroy();
     const l = await run('ssh-add', ['-l'], { env: { ...sb.env, SSH_AUTH_SOCK: sock }, timeoutMs: 15_000 });
     assert.match(l.stdout + l.stderr, /no identities/i, err);
     const k = path.join(sb.dir, 'k');
@@ -192,18 +191,15 @@ test('systemd socket activation: a SIGTERM while the agent is still starting is 
   });
   const exited = new Promise<[number | null, string | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
   try {
-    const end = Date.now() + 5000;
-    while (!fs.existsSync(sock) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     // The first connection execs the agent; stop it at its first log line, long before it listens.
-    const net = await import('node:net');
-    const c = net.connect(sock);
+    const c = await connectWhenListening(sock);
     c.on('error', () => undefined);
     await new Promise<void>((resolve) => {
       onErr = () => (/debug: starting/.test(err) || child.exitCode !== null ? resolve() : undefined);
       onErr();
       setTimeout(resolve, 15_000);
     });
-    assert.match(err, /debug: starting/, 'the agent process runs its own code');
+    assert.match(err, /debug: starting/, `the agent process runs its own code (exit ${child.exitCode}): ${err}`);
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null], err);
     c.destroy();
@@ -212,3 +208,28 @@ test('systemd socket activation: a SIGTERM while the agent is still starting is 
     sb.cleanup();
   }
 });
+
+/**
+ * A connection to the activation socket once it listens. The file appears at bind(), before
+ * listen(): a connect in between is refused, and no agent would ever be started for it.
+ */
+async function connectWhenListening(sock: string, timeoutMs = 10_000): Promise<import('node:net').Socket> {
+  const net = await import('node:net');
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const c = net.connect(sock);
+        c.once('connect', () => {
+          c.off('error', reject);
+          resolve(c);
+        });
+        c.once('error', reject);
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
