@@ -89,3 +89,44 @@ test('a key that no load of the module reported is not loaded again', { skip, ti
   await assert.rejects(provider.sign(identities[0].blob, Buffer.from('x'), 0), /no key with this public key is loaded/);
   assert.deepEqual(logs.filter((l) => /again/.test(l)), []);
 });
+
+test("a token found again after the host was replaced while it was out stops the broker's absence clock", { skip, timeout: 60_000 }, async (t) => {
+  const dir = openTempDir('tt-reload-');
+  const tok = makeToken({ tokens: [{ label: 'card', keys: [{ kind: 'ec:prime256v1', id: '01', label: 'card-p256' }] }], setEnv: false });
+  const lib = buildFixture('rogue-pkcs11', dir);
+  const control = path.join(dir, 'control');
+  fs.writeFileSync(control, 'ok\n');
+  const pins = quietPins();
+  const provider = createHostProvider(lib, { pins, env: { ...tok.env, TT_ROGUE_SOFTHSM2_CONF: tok.conf, TT_ROGUE_CONTROL: control } });
+  t.after(async () => {
+    await provider.close();
+    pins.close();
+    tok.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const { identities } = await provider.load(Buffer.from(tok.pin));
+  const key = identities[0];
+  const absent = () => pins.status().find((s) => s.token.label === 'card')?.absent;
+  fs.writeFileSync(control, 'absent\n');
+  // The host's presence watch notices and tells the broker, whose clock starts.
+  await waitFor(() => absent() === true, 'the broker hears the token is out');
+  const pid = (await provider.status()).host!.pid;
+  process.kill(pid, 'SIGKILL');
+  // A status asked just as the host dies fails with it; the next one says it is not running.
+  await waitFor(() => provider.status().then((s) => !s.running, () => false), 'the provider notices the host is gone');
+  await assert.rejects(provider.sign(key.blob, Buffer.from('while out'), 0), /no key with this public key is loaded/);
+  fs.writeFileSync(control, 'ok\n');
+  await waitFor(
+    () => provider.sign(key.blob, Buffer.from('back'), 0).then(() => true, () => false),
+    'a signature once the token is back',
+  );
+  assert.equal(absent(), false, 'the absence clock stopped');
+});
+
+async function waitFor(cond: () => boolean | undefined | Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!(await cond())) {
+    assert.ok(Date.now() < end, `timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
