@@ -120,7 +120,8 @@ export class HostProvider implements TokenProvider {
     try {
       const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult);
       const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null);
-      this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
+      // Quiet when nothing came back: a miss while the token is out would log four times a second.
+      if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
       return identities.map((i) => i.blob);
     } catch (err) {
       this.log('error', `loading ${uri ?? this.modulePath} again ${why} failed: ${(err as Error).message}`);
