@@ -17,6 +17,8 @@ export interface HostErrorInfo {
 
 /** A request the module host answered with a failure (a PKCS#11 error, an unknown key, ...). */
 export class HostRequestError extends Error {
+  /** The error's name inside the host, e.g. UnknownKeyError: what the host says, to be checked. */
+  readonly errorName: string;
   readonly ckr?: string;
   readonly fn?: string;
   readonly token?: string;
@@ -24,6 +26,7 @@ export class HostRequestError extends Error {
   constructor(info: HostErrorInfo) {
     super(info.message);
     this.name = 'HostRequestError';
+    this.errorName = info.name;
     this.ckr = info.ckr;
     this.fn = info.fn;
     this.token = info.token;

@@ -1,4 +1,4 @@
-// Starting a module host: this same Node, running host/main, with the channel on fd 3.
+// Starting a module host (this same Node, running host/main, with the channel on fd 3), and stopping it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -23,4 +23,32 @@ export function spawnHostProcess(modulePath: string, env: NodeJS.ProcessEnv | un
     env: env ?? process.env,
   });
   return { child, stream: child.stdio[3] as Duplex };
+}
+
+/**
+ * Asks the host to close (it answers after C_Finalize, then exits) and waits for the exit;
+ * a host that has not gone within 2 s is killed.
+ */
+export async function stopHostProcess(child: HostProcess['child'], askClose: () => Promise<unknown>, gone: () => boolean): Promise<void> {
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const grace = delay(2000);
+  try {
+    await Promise.race([askClose().then(() => exited), exited, grace.promise]);
+  } catch {
+    // The host may exit before it answers; that is the point.
+  }
+  grace.cancel();
+  if (!gone()) {
+    child.kill('SIGKILL');
+    const last = delay(2000);
+    await Promise.race([exited, last.promise]);
+    last.cancel();
+  }
+}
+
+/** A timer that keeps the process alive: close() must finish even when nothing else is pending. */
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
 }

@@ -17,7 +17,8 @@ import { decodeHostStatus } from './host-status';
 import type { HostCall, HostStatus, LoadResult, ProviderStatus } from './messages';
 import { HostPinRequests } from './pin-request-agent';
 import { keepLoadPin } from './load-pins';
-import { spawnHostProcess, type HostProcess } from './host-process';
+import { LoadReplay } from './load-replay';
+import { spawnHostProcess, stopHostProcess, type HostProcess } from './host-process';
 
 export type { HostProcess } from './host-process';
 
@@ -36,8 +37,6 @@ export interface HostProviderOptions {
   /** Starts a host; default the real child process. The channel fuzzer plays the host here. */
   spawn?: (modulePath: string) => HostProcess;
 }
-
-
 
 // What a host may make the agent buffer: far above a load report with hundreds of keys.
 const MAX_HOST_FRAME = 4 * 1024 * 1024;
@@ -67,8 +66,8 @@ export class HostProvider implements TokenProvider {
   private host?: Running;
   private starting?: Promise<Running>;
   private nextId = 1;
-  /** The URIs loaded, so a replacement host can load them again (it asks the broker for PINs). */
-  private loads: (string | undefined)[] = [];
+  /** The loads made, so a replacement host can load them again (it asks the broker for PINs). */
+  private readonly loads = new LoadReplay();
   private restarts = 0;
   private lastCrash?: string;
   private closed = false;
@@ -89,14 +88,45 @@ export class HostProvider implements TokenProvider {
     const host = await this.ensureHost();
     // callOn zeroes what it sends; the caller's Buffer stays the caller's to zero.
     const result = await this.callOn(host, { op: 'load', pin: pin && Buffer.from(pin), uri }, decodeLoadResult, true);
-    if (!this.loads.includes(uri)) this.loads.push(uri);
-    return keepLoadPin(this.options.pins, this.modulePath, result, pin);
+    const kept = keepLoadPin(this.options.pins, this.modulePath, result, pin);
+    this.loads.loaded(uri, kept.identities.map((i) => i.blob));
+    return kept;
   }
 
+  /** Signs; a key the host has not got (loaded while its token was out) is loaded again once (load-replay.ts). */
   async sign(blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
     const host = await this.ensureHost();
+    try {
+      return await this.signOn(host, blob, data, flags);
+    } catch (err) {
+      if (!(err instanceof HostRequestError && err.errorName === 'UnknownKeyError')) throw err;
+      if (!(await this.loads.reloadFor(blob, (uri) => this.loadAgain(host, uri, 'for a key the module host had not got')))) throw err;
+      return this.signOn(host, blob, data, flags);
+    }
+  }
+
+  private signOn(host: Running, blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
     host.pins.signStarted();
     return this.request(host, 'sign', FrameKind.SIGN, encodeSign(blob, data, flags), checkSignatureBlob, this.signTimeoutMs, false) as Promise<Buffer>;
+  }
+
+  /**
+   * A load run again without a PIN (the first signature asks the broker, which decides). Its
+   * tokens are claimed as at `tt-agent add`, so the host gets a PIN only for a token this
+   * module alone reports. Failures are logged, not thrown: the caller's own request reports
+   * its outcome. Resolves the keys found.
+   */
+  private async loadAgain(host: Running, uri: string | undefined, why: string): Promise<Buffer[]> {
+    try {
+      const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult);
+      const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null);
+      // Quiet when nothing came back: a miss while the token is out would log four times a second.
+      if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
+      return identities.map((i) => i.blob);
+    } catch (err) {
+      this.log('error', `loading ${uri ?? this.modulePath} again ${why} failed: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   async status(): Promise<ProviderStatus> {
@@ -117,26 +147,12 @@ export class HostProvider implements TokenProvider {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.loads = [];
+    this.loads.clear();
     this.options.pins.release(this.modulePath);
     const host = this.host;
     this.host = undefined;
     if (!host || host.dead) return;
-    const exited = new Promise<void>((r) => host.child.once('exit', () => r()));
-    // The host answers 'close' after C_Finalize and then exits; give it a moment to do both.
-    const grace = delay(2000);
-    try {
-      await Promise.race([this.callOn(host, { op: 'close' }, decodeEmptyResult).then(() => exited), exited, grace.promise]);
-    } catch {
-      // The host may exit before it answers; that is the point.
-    }
-    grace.cancel();
-    if (!host.dead) {
-      host.child.kill('SIGKILL');
-      const last = delay(2000);
-      await Promise.race([exited, last.promise]);
-      last.cancel();
-    }
+    await stopHostProcess(host.child, () => this.callOn(host, { op: 'close' }, decodeEmptyResult), () => host.dead);
   }
 
   /** The running host, or a new one that has re-loaded what the previous one had. */
@@ -158,15 +174,7 @@ export class HostProvider implements TokenProvider {
     if (restart) {
       this.restarts++;
       this.log('info', `restarting module host for ${this.modulePath}`);
-      for (const uri of this.loads) {
-        // Without a PIN: the first signature asks the broker, which decides. Failures are
-        // logged, not thrown: the caller's own request reports its outcome.
-        try {
-          await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult);
-        } catch (err) {
-          this.log('error', `reloading ${uri ?? this.modulePath} after restart failed: ${(err as Error).message}`);
-        }
-      }
+      for (const uri of this.loads.uris) await this.loadAgain(host, uri, 'after the restart');
     }
     return host;
   }
@@ -282,11 +290,4 @@ export class HostProvider implements TokenProvider {
       host.channel.send(frameKind, id, payload, secret);
     });
   }
-}
-
-/** A timer that keeps the process alive: close() must finish even when nothing else is pending. */
-function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((r) => (timer = setTimeout(r, ms)));
-  return { promise, cancel: () => clearTimeout(timer) };
 }

@@ -85,9 +85,11 @@ export class HostToken {
    * Logs in with `pin` (the caller zeroes it). A token already logged in is not asked again:
    * PKCS#11 shares the login across the module, so C_Login would answer
    * CKR_USER_ALREADY_LOGGED_IN to any PIN; the agent compares the PIN with the one it keeps.
+   * A load without a PIN (one run again for a key the host has not got) leaves the login as it is.
    */
   async logIn(pin: Buffer | null): Promise<LoginResult> {
     if (this.login === 'logged-in' && pin && pin.length > 0) return { outcome: this.login, alreadyLoggedIn: true };
+    if (this.login === 'logged-in' && pin === null) return { outcome: this.login, alreadyLoggedIn: false };
     try {
       this.login = await loginToken(this.pool, pin);
     } catch (err) {

@@ -1,7 +1,7 @@
 // After a module host loaded tokens: the broker learns which tokens this module serves (so
-// the host may later ask for their PINs, and no other module may), keeps the PIN each token
-// accepted, and checks a PIN given for a token that was already logged in — C_Login was not
-// run for it, so only the broker can tell that PIN was wrong.
+// the host may later ask for their PINs, and no other module may) and that they are present,
+// keeps the PIN each token accepted, and checks a PIN given for a token that was already
+// logged in — C_Login was not run for it, so only the broker can tell that PIN was wrong.
 import type { PinBroker } from '../pin/broker';
 import type { TokenRef } from '../pin/token-ref';
 import type { TokenIdentity, TokenLoadReport } from '../token-provider/provider';
@@ -26,6 +26,9 @@ export function keepLoadPin(
       out.error = { message: `token ${line.token} (serial ${line.serial}) is also reported by another loaded module; remove one of them` };
       continue;
     }
+    // Found by this load, so it is in its reader: a host replaced while the token was out never
+    // says it came back, and the broker's absence clock would forget its PIN meanwhile.
+    broker.tokenPresent(ref);
     if (!pin || pin.length === 0) continue;
     if (line.alreadyLoggedIn && broker.has(ref) && !broker.holds(ref, pin)) {
       refused.add(line.token);

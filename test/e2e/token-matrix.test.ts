@@ -132,14 +132,11 @@ test('ykcs11 on the emulated PIV card: RSA-2048 (9a) and P-256 (9c, PIN always)'
   await matrix(t, s);
 });
 
-// Known gap, kept visible as a todo: behind the proxy OpenSC deadlocks on the removal (p11-kit
-// always initialises it with CKF_OS_LOCKING_OK), the sign watchdog replaces the module host, and
-// the new host loads while the card is out; it then has no key for the card, and nothing loads
-// it again when the card returns ("no key with this public key is loaded"). The module host
-// must retry its load when a signature names a key it has not got.
-const HOTPLUG_TODO = 'a module host restarted while the card is out does not load the card again when it returns';
-
-test('p11-kit-proxy in front of OpenSC: card pulled during signing, no hang, signing again within 2 s', { skip: vcardSkipReason() || p11kitSkipReason(), todo: HOTPLUG_TODO, timeout: 150_000 }, async (t) => {
+// Behind the proxy OpenSC deadlocks when a signature meets the removal (p11-kit always
+// initialises it with CKF_OS_LOCKING_OK): the sign watchdog replaces the module host, and the
+// new host, started while the card is out, has none of its keys until a signature naming one
+// loads the card again (src/host/load-replay.ts).
+test('p11-kit-proxy in front of OpenSC: card pulled during signing, no hang, signing again within 2 s', { skip: vcardSkipReason() || p11kitSkipReason(), timeout: 150_000 }, async (t) => {
   const card = await startVcard();
   t.after(() => card.down());
   await pullDuringSigning(t, card);
