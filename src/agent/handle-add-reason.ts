@@ -28,7 +28,7 @@ export async function addSmartcardWithReason(body: Buffer, ctx: RequestContext):
       if (!(err instanceof AgentRefusal)) throw err;
       // Logged as dispatch logs any refusal; the client gets the same words.
       core.log(err.level, `${LOG_NAME} refused: ${err.message}`);
-      return encodeAddSmartcardRefusal(reasonFor(err, core.loadReports, before));
+      return encodeAddSmartcardRefusal({ reason: reasonFor(err, core.loadReports, before), hint: err.hint });
     }
   } finally {
     // The body held the PIN (views into the received frame: this wipes the frame too).
