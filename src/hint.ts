@@ -1,15 +1,12 @@
-// What to do next, after an error: the one way tt-agent tells a user.
-//
-// An error says what went wrong in its message and what to do next in its `hint` field, set
-// where it is thrown, by the code that knows the facts (the module path, the CKR_* name, the
-// token's label, the config line). Only a field on the error reaches all three places a user
-// reads: the CLI's stderr (src/cli/report.ts prints message + hint of any error), the agent's
-// log, and the wire (a module host's ERROR frame carries it to the agent, and the agent's
-// add-smartcard@tt-agent refusal carries it on to `tt-agent add`). A table of explanations
-// in the CLI, keyed by error class or by error name, or a match on an error's sentence, would
-// know the facts only where the error was made in the same process, and lose them across the
-// pipe and the socket; so there is none (test/docs/one-hint.test.ts keeps it that way). The CLI
-// adds only what it alone knows, at the call site: the command's name, the MODULE as typed.
+// What to do next, after an error: the one way tt-agent tells a user (docs/architecture.md).
+// Decision: the hint is a field on the error, set where it is thrown by the code that knows the
+// facts (module path, CKR_* name, token, config line). Only a field on the error reaches all
+// three places a user reads: the CLI's stderr (src/cli/report.ts prints message + hint of any
+// error), the agent's log, and the wire (a module host's ERROR frame, then the agent's
+// add-smartcard@tt-agent refusal to `tt-agent add`). A CLI table keyed by error class or name,
+// or a match on a reason's words, knows the facts only in the process that made the error and
+// loses them across the pipe and the socket: there is none (test/docs/one-hint.test.ts). The
+// CLI adds only what it alone knows, at the call site: the command, the MODULE as typed.
 // An error without a hint is a bug as far as the CLI can tell (exit 70).
 
 /** An error that says what to do about it. */

@@ -15,6 +15,11 @@ export class AgentRefusal extends Error implements Partial<Hinted> {
   }
 }
 
+/** A log line's reason and, when there is one, what to do next (src/hint.ts), as one line. */
+export function withHint(reason: string, hint: string | undefined): string {
+  return hint ? `${reason.replace(/\.$/, '')}. ${hint}` : reason;
+}
+
 /** One line for the log, with the PKCS#11 return value name when a provider gives one. */
 export function describeError(err: unknown): string {
   if (err && typeof err === 'object') {
