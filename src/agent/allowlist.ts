@@ -32,7 +32,10 @@ export function allowlistPermits(realPath: string, allowlist: readonly string[])
   return permitted;
 }
 
-export type ModuleCheck = { ok: true; realPath: string } | { ok: false; realPath?: string; reason: string };
+/** A refusal says why, and what to do next (src/hint.ts) when that is known. */
+export type ModuleCheck = { ok: true; realPath: string } | { ok: false; realPath?: string; reason: string; hint?: string };
+
+const NOT_A_MODULE = "Give the path of the token's PKCS#11 module, e.g. /usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so.";
 
 /**
  * Resolves the module path and checks it: the realpath must be in the allowlist, and the file
@@ -44,19 +47,21 @@ export async function checkModule(requested: string, allowlist: readonly string[
   try {
     realPath = await realpath(requested);
   } catch (err) {
-    return { ok: false, reason: `module ${JSON.stringify(requested)} not found (${(err as NodeJS.ErrnoException).code})` };
+    return { ok: false, reason: `module ${JSON.stringify(requested)} not found (${(err as NodeJS.ErrnoException).code})`, hint: NOT_A_MODULE };
   }
   if (!allowlistPermits(realPath, allowlist)) {
     return {
       ok: false,
       realPath,
       reason: `module ${realPath} is not in the allowlist ${allowlist.join(',')} (start the agent with -P to allow it)`,
+      hint: 'Start the agent with -P covering that path, or use a module inside the allowlist.',
     };
   }
   try {
-    if (!(await stat(realPath)).isFile()) return { ok: false, realPath, reason: `module ${realPath} is not a regular file` };
+    if (!(await stat(realPath)).isFile()) return { ok: false, realPath, reason: `module ${realPath} is not a regular file`, hint: NOT_A_MODULE };
     if (!(await elfExportsSymbol(realPath, 'C_GetFunctionList'))) {
-      return { ok: false, realPath, reason: `${realPath} does not export C_GetFunctionList, so it is not a PKCS#11 module; it was not loaded` };
+      const reason = `${realPath} does not export C_GetFunctionList, so it is not a PKCS#11 module; it was not loaded`;
+      return { ok: false, realPath, reason, hint: NOT_A_MODULE };
     }
   } catch (err) {
     return { ok: false, realPath, reason: `cannot check module ${realPath}: ${(err as Error).message}` };

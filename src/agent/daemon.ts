@@ -10,6 +10,7 @@ import { peerUidCheck } from './peer-check';
 import { createAgent, type Agent } from './server';
 import type { ProviderFactory } from '../token-provider/provider';
 import { ensurePrivateDir } from './runtime-dir';
+import type { Hinted } from '../hint';
 
 export interface DaemonOptions {
   socketPath?: string;
@@ -40,7 +41,7 @@ export interface Daemon {
 }
 
 /** The agent cannot guarantee that only its owner talks to it; it did not start. */
-export class UnprotectedSocketError extends Error {
+export class UnprotectedSocketError extends Error implements Hinted {
   readonly hint = 'Build the native addon (npm run build:native in the tt-agent package), or put the socket in a directory only you can enter (mode 0700).';
   constructor(why: string) {
     super(`the native addon is not built, so peer credentials cannot be checked, and ${why}`);

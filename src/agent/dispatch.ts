@@ -11,7 +11,8 @@ import { addIdentity, removeAllIdentities, removeIdentity, requestIdentities } f
 import { lockAgent, unlockAgent } from './handle-lock';
 import { signRequest } from './handle-sign';
 import { addSmartcardKey, removeSmartcardKey } from './handle-smartcard';
-import { AgentRefusal, describeError } from './refusal';
+import { hintOf } from '../hint';
+import { AgentRefusal, describeError, withHint } from './refusal';
 import { STATUS_EXTENSION } from './status';
 import { answersWhileLocked, forbidden, noteBindAttempt } from './trust';
 
@@ -43,8 +44,8 @@ export async function dispatch(body: Buffer, ctx: RequestContext): Promise<Buffe
     return await handle(body, ctx);
   } catch (err) {
     const name = messageName(code);
-    if (err instanceof AgentRefusal) ctx.core.log(err.level, `${name} refused: ${err.message}`);
-    else ctx.core.log('error', `${name} failed: ${describeError(err)}`);
+    if (err instanceof AgentRefusal) ctx.core.log(err.level, `${name} refused: ${withHint(err.message, err.hint)}`);
+    else ctx.core.log('error', `${name} failed: ${withHint(describeError(err), hintOf(err))}`);
     return err instanceof ExtensionFailure ? encodeExtensionFailure() : encodeFailure();
   } finally {
     // A PIN, passphrase or private key may sit in any request, refused ones included (an

@@ -6,7 +6,7 @@
 import { decodeAddSmartcardBody, encodeAddSmartcardRefusal, ADD_SMARTCARD_EXTENSION } from '../protocol/add-smartcard-extension';
 import type { RequestContext } from './context';
 import { addSmartcardKey } from './handle-smartcard';
-import { AgentRefusal, describeError } from './refusal';
+import { AgentRefusal, describeError, withHint } from './refusal';
 
 export { ADD_SMARTCARD_EXTENSION };
 
@@ -27,8 +27,8 @@ export async function addSmartcardWithReason(body: Buffer, ctx: RequestContext):
     } catch (err) {
       if (!(err instanceof AgentRefusal)) throw err;
       // Logged as dispatch logs any refusal; the client gets the same words.
-      core.log(err.level, `${LOG_NAME} refused: ${err.message}`);
-      return encodeAddSmartcardRefusal(reasonFor(err, core.loadReports, before));
+      core.log(err.level, `${LOG_NAME} refused: ${withHint(err.message, err.hint)}`);
+      return encodeAddSmartcardRefusal({ reason: reasonFor(err, core.loadReports, before), hint: err.hint });
     }
   } finally {
     // The body held the PIN (views into the received frame: this wipes the frame too).

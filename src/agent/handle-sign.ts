@@ -5,6 +5,7 @@
 import { encodeSignResponse } from '../protocol/agent-responses';
 import { fingerprintSha256 } from '../protocol/fingerprint';
 import { signatureAlgorithm } from '../protocol/signature';
+import { hintOf } from '../hint';
 import type { RequestContext, RequestOf } from './context';
 import { describeIdentity } from './core';
 import { signPermitted } from './destination';
@@ -50,7 +51,7 @@ async function signChecked(
         : await id.source.provider.sign(id.certificate?.keyBlob ?? id.blob, req.data, req.flags);
   } catch (err) {
     const where = id.source.kind === 'token' ? ` on token ${JSON.stringify(id.source.token)}` : '';
-    throw new AgentRefusal(`signing with ${describeIdentity(id)}${where} failed: ${describeError(err)}`, 'error');
+    throw new AgentRefusal(`signing with ${describeIdentity(id)}${where} failed: ${describeError(err)}`, 'error', hintOf(err));
   }
   core.log('debug', `signed ${req.data.length} bytes with ${describeIdentity(id)} as ${algorithm} (connection ${conn.id})`);
   return encodeSignResponse(signature);

@@ -10,6 +10,7 @@ import type { RequestContext, RequestOf } from './context';
 import type { LoadedProvider } from './core';
 import type { IdentityConstraints } from './identities';
 import type { ProviderFactory, TokenLoadReport } from '../token-provider/provider';
+import { hintOf, shellWord } from '../hint';
 import { AgentRefusal, describeError } from './refusal';
 import { refusedKey } from './key-policy';
 import { splitAssociatedCerts, tokenIdentities, type AssociatedCerts } from './token-certs';
@@ -38,9 +39,9 @@ export async function addSmartcardKey(
 ): Promise<Buffer> {
   const { core } = ctx;
   // Every refusal before a provider sees the module is kept for `tt-agent status`.
-  const refuse = (requested: string, reason: string, realPath?: string): never => {
+  const refuse = (requested: string, reason: string, realPath?: string, hint?: string): never => {
     core.recordRefusal({ requested: requested.slice(0, 512), realPath, reason });
-    throw new AgentRefusal(reason);
+    throw new AgentRefusal(reason, 'warn', hint);
   };
   let parsed: { modulePath: string; uri?: string };
   try {
@@ -53,7 +54,7 @@ export async function addSmartcardKey(
   const factory = core.config.providerFactory;
   if (!factory) return refuse(requested, 'this agent was started without token support');
   const check = await checkModule(requested, core.config.allowlist);
-  if (!check.ok) return refuse(requested, `refusing to load: ${check.reason}`, check.realPath);
+  if (!check.ok) return refuse(requested, `refusing to load: ${check.reason}`, check.realPath, check.hint);
   const modulePath = check.realPath;
   const { rest, associated } = splitAssociatedCerts(req.constraints, core.log.bind(core));
   const constraints = toIdentityConstraints(rest, core.config.defaultLifetime);
@@ -79,7 +80,7 @@ async function loadModule(
     if (!existing) await provider.close().catch(() => undefined);
     const why = describeError(err);
     core.recordLoad({ modulePath, tokens: [], error: why });
-    throw new AgentRefusal(`loading ${modulePath} failed: ${why}`, 'error');
+    throw new AgentRefusal(`loading ${modulePath} failed: ${why}`, 'error', hintOf(err));
   }
   logReports(core.log.bind(core), modulePath, loaded.report);
   // A module already loaded may add keys it did not have (another token, by URI), but never
@@ -100,7 +101,12 @@ async function loadModule(
         ? `no certificate matched a key on the tokens of ${modulePath}` // OpenSSH: failure when nothing was added
         : `no usable keys on the tokens of ${modulePath}`;
     core.recordLoad({ modulePath, tokens: loaded.report, error: why });
-    throw new AgentRefusal(why);
+    const list = `tt-agent list ${shellWord(modulePath)}`;
+    throw new AgentRefusal(
+      why,
+      'warn',
+      existing ? 'tt-agent status shows what is loaded from it.' : `${list} shows the keys on the token and what is wrong with them.`,
+    );
   }
   core.recordLoad({ modulePath, tokens: loaded.report });
   const entry: LoadedProvider = existing ?? { provider, reports: [], loadedAt: Date.now() };

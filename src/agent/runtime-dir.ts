@@ -4,6 +4,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Hinted } from '../hint';
 
 export interface SocketLocation {
   socketPath: string;
@@ -12,12 +13,13 @@ export interface SocketLocation {
   disposableDir: boolean;
 }
 
-export class UnsafeDirectoryError extends Error {
+export class UnsafeDirectoryError extends Error implements Hinted {
+  readonly hint = 'Make it yours and private (chmod 700), or remove it, then start again.';
   constructor(
     readonly dir: string,
     why: string,
   ) {
-    super(`${dir} ${why}`);
+    super(`the agent's directory ${dir} ${why}.`);
     this.name = 'UnsafeDirectoryError';
   }
 }

@@ -35,7 +35,7 @@ export class UseConfigSource {
       this.config = this.read();
       this.log('info', `configuration ${this.file} reloaded`);
     } catch (err) {
-      const what = err instanceof UseConfigError ? err.message : (err as Error).message;
+      const what = err instanceof UseConfigError ? err.problems.join('\n') : (err as Error).message;
       this.log('error', `configuration ${this.file} not reloaded, the previous one stays in force:\n${what}`);
     }
     return this.config;

@@ -4,6 +4,7 @@
 // settings first, then `Key` blocks (policy per key) and `Host` blocks (keys offered per
 // host). Every bad line is reported with its file and line; a file with any error is not used.
 import { globMatches } from '../protocol/glob';
+import type { Hinted } from '../hint';
 
 export type ConfirmWhen = 'always' | 'forwarded' | 'sshsig' | 'other';
 const CONFIRM_WORDS = ['never', 'always', 'forwarded', 'sshsig', 'other'] as const;
@@ -46,10 +47,11 @@ export function emptyUseConfig(file = ''): UseConfig {
 }
 
 /** A config file with bad lines; `problems` are `file:line: what` strings, one per bad line. */
-export class UseConfigError extends Error {
+export class UseConfigError extends Error implements Hinted {
   readonly hint = 'Fix those lines (man tt-agent-config), then start the agent again.';
   constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+    // Every bad line, each as file:line: what is wrong, under one line that says what they are.
+    super(`the configuration has errors:\n${problems.join('\n')}`);
     this.name = 'UseConfigError';
   }
 }

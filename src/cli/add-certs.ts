@@ -87,12 +87,14 @@ export function reportCertificates(sent: CertFile[], listed: Buffer[], out: (lin
  */
 export async function configuredCertificates(): Promise<{ files: string[]; dirs: string[] }> {
   const { UseConfigSource, defaultUseConfigPath } = await import('../agent/use-config-file');
+  const { UseConfigError } = await import('../agent/use-config');
   let source;
   try {
     source = new UseConfigSource(defaultUseConfigPath(), () => {});
   } catch (err) {
-    if ((err as Error).name !== 'UseConfigError') throw err;
-    throw new UserError(`the configuration has errors:\n${(err as Error).message}`, 'Fix those lines (man tt-agent-config), then run tt-agent add again.', 2);
+    if (!(err instanceof UseConfigError)) throw err;
+    // The error's own words, with this command's name in the hint; a usage error here (exit 2).
+    throw new UserError(err.message, 'Fix those lines (man tt-agent-config), then run tt-agent add again.', 2, { cause: err });
   }
   const home = (p: string) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
   const config = source.current();

@@ -1,6 +1,7 @@
 // The talking part of `tt-agent add`: what can be checked before a PIN is asked for, and the
 // load request itself. A tt-agent takes the load as add-smartcard@tt-agent and answers a refusal
-// with its reason; any other agent (OpenSSH's) gets the standard SSH_AGENTC_ADD_SMARTCARD_KEY.
+// with its reason and what to do next (src/hint.ts); any other agent (OpenSSH's) gets the
+// standard SSH_AGENTC_ADD_SMARTCARD_KEY.
 import { realpath } from 'node:fs/promises';
 import type { KeyConstraint } from '../protocol/constraints';
 import { AgentClient, queryAgentStatus } from './agent-client';
@@ -9,7 +10,7 @@ import { UserError } from './user-error';
 const SSH_AGENTC_EXTENSION = 27;
 const SSH_AGENT_SUCCESS = 6;
 
-export type AddOutcome = { ok: true } | { ok: false; reason?: string };
+export type AddOutcome = { ok: true } | { ok: false; reason?: string; hint?: string };
 
 /**
  * Refusals the agent would make, found before the PIN prompt: a locked agent, a module outside
@@ -48,7 +49,7 @@ export async function requestAdd(
       body.fill(0);
     }
     if (reply[0] === SSH_AGENT_SUCCESS) return { ok: true };
-    return { ok: false, reason: decodeAddSmartcardRefusal(reply) };
+    return { ok: false, ...decodeAddSmartcardRefusal(reply) };
   }
   const reply = await client.call(
     {
@@ -75,19 +76,4 @@ async function knowsExtension(client: AgentClient): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * The hint under the agent's reason. The reason is the agent's own sentence; these are the
- * cases the README's troubleshooting table names.
- */
-export function hintForReason(reason: string, spec: string): string {
-  if (/not in the allowlist/.test(reason)) return 'Start the agent with -P covering that path, or use a module inside the allowlist.';
-  if (/^no token matches /.test(reason)) return `Check the token=/serial= parts of the URI against: tt-agent list ${spec}`;
-  if (/C_Initialize/.test(reason)) {
-    return "Check the module's configuration (as the agent's environment sees it) and that its service (e.g. pcscd) is running.";
-  }
-  if (/no slots|no token/.test(reason)) return 'Insert the token or connect the reader, then run tt-agent add again.';
-  if (/^no usable keys/.test(reason)) return `tt-agent list ${spec} shows the keys on the token and what is wrong with them.`;
-  return 'tt-agent status shows the token state; the agent log has the details.';
 }

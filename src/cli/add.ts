@@ -9,7 +9,8 @@ import { examplesEpilog } from './help-examples';
 import type { KeyConstraint } from '../protocol/constraints';
 import type { CertFile } from './add-certs';
 import { AgentClient, queryAgentStatus } from './agent-client';
-import { hintForReason, preflight, requestAdd } from './add-request';
+import { preflight, requestAdd } from './add-request';
+import { shellWord } from '../hint';
 import { UserError } from './user-error';
 import { checkModuleFile } from './module-check';
 
@@ -81,8 +82,6 @@ export const command: CommandModule<object, AddArgs> = {
         ]),
       ) as Argv<AddArgs>,
   handler: async (argv) => {
-    const { registerTokenExplainer } = await import('./explain-token');
-    registerTokenExplainer();
     const destinationMissing = asList(argv.destination).some((d) => d === '');
     if (destinationMissing) {
       throw new UserError('-h needs a destination ([USER@]HOST); here -h is ssh-add\'s destination flag, not help', "Run 'tt-agent add --help' for the options.", 2);
@@ -119,7 +118,8 @@ export const command: CommandModule<object, AddArgs> = {
       client.close();
     }
     const status = await queryAgentStatus<StatusForAdd>(client.socketPath, { timeoutMs: 5000 });
-    const report = await lastReport(status, modulePath);
+    const last = await lastReport(status, modulePath);
+    const report = last.tokens;
     if (outcome.ok) {
       printReport(report, modulePath);
       if (certs.length > 0) await reportCerts(client.socketPath, certs);
@@ -131,9 +131,10 @@ export const command: CommandModule<object, AddArgs> = {
     // For hints that name the module: `tt-agent list URI` would show no token when the URI matches none.
     const spec = shellWord(resolved.uri || argv.module === undefined ? modulePath : argv.module);
     // A token that refused (a wrong PIN): its own words, said once; the other tokens' lines above it.
-    // Only when this load reached the tokens: the last report may be an older load's.
+    // Only when this load reached the tokens: the last report may be an older load's. It is this
+    // one's when the agent recorded with it the very refusal it sent.
     const failed = report?.find((l) => l.error);
-    if (report && failed && (outcome.reason === undefined || outcome.reason.startsWith('no usable keys'))) {
+    if (report && failed && (outcome.reason === undefined || outcome.reason === last.error)) {
       printReport(report.filter((l) => l !== failed), modulePath);
       const pinProblem = failed.error?.ckr?.startsWith('CKR_PIN_');
       throw new UserError(
@@ -144,7 +145,8 @@ export const command: CommandModule<object, AddArgs> = {
     if (outcome.reason !== undefined) {
       // The agent names the URI as it received it, with the module-path this side added.
       const reason = resolved.uri ? outcome.reason.split(readerId).join(resolved.uri.text) : outcome.reason;
-      throw new UserError(reason, hintForReason(reason, spec));
+      // The agent's own hint; an older agent sends none.
+      throw new UserError(reason, outcome.hint ?? 'tt-agent status shows the token state; the agent log has the details.');
     }
     const refusal = status?.refusals?.filter((r) => r.requested === readerId || r.requested === modulePath || r.realPath === modulePath).at(-1);
     if (refusal) {
@@ -195,10 +197,6 @@ async function reportCerts(socketPath: string, certs: CertFile[]): Promise<void>
   } finally {
     client.close();
   }
-}
-
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** yargs gives a repeated option as an array and a single one as a string. */
@@ -262,12 +260,13 @@ async function rememberFor(report: LoadReportLine[] | undefined, pin: Buffer): P
   }
 }
 
-async function lastReport(status: StatusForAdd | null | undefined, modulePath: string): Promise<LoadReportLine[] | undefined> {
-  if (!status) return undefined;
+/** The module's latest load: its token lines, and the refusal the agent recorded with them. */
+async function lastReport(status: StatusForAdd | null | undefined, modulePath: string): Promise<{ tokens?: LoadReportLine[]; error?: string }> {
+  if (!status) return {};
   const real = await import('node:fs').then((fs) => fs.promises.realpath(modulePath)).catch(() => modulePath);
   const latest = status.loadReports?.filter((r) => r.modulePath === real).at(-1);
-  if (latest) return latest.tokens;
-  return status.providers?.find((p) => p.modulePath === real)?.tokens;
+  if (latest) return latest;
+  return { tokens: status.providers?.find((p) => p.modulePath === real)?.tokens };
 }
 
 function printReport(report: LoadReportLine[] | undefined, modulePath: string): void {

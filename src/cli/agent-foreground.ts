@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { DISPOSABLE_DIR_ENV, systemdSocket, type AgentArgs, type Shell } from './agent-args';
 import { stderrLog } from './agent-log';
 import { alreadyRunning, checkSocketPath, pathTaken } from './agent-socket';
-import { UserError } from './user-error';
 import { probeAgentSocket } from './live-agent';
 import { envLines } from './shell-env';
 
@@ -42,7 +41,7 @@ export async function runForeground(args: AgentArgs, shell: Shell): Promise<numb
       version: packageVersion(),
     });
   } catch (err) {
-    throw await explainStartFailure(err, socketPath);
+    throw await socketTakenError(err, socketPath);
   } finally {
     early.release();
   }
@@ -64,18 +63,19 @@ function catchStopSignals(): { signal?: NodeJS.Signals; release(): void } {
   return state;
 }
 
-async function explainStartFailure(err: unknown, socketPath: string | undefined): Promise<unknown> {
-  const e = err as Error & { hint?: string; code?: string };
-  if (e.name === 'UnprotectedSocketError') return new UserError(e.message, e.hint);
-  // Every bad line of the key-use configuration, each as file:line: what is wrong.
-  if (e.name === 'UseConfigError') return new UserError(`the configuration has errors:\n${e.message}`, e.hint);
+/**
+ * A socket someone else holds, told with what only this side can find out: who listens there
+ * now (probed), and the -a flag that chooses another path. Every other failure says all itself.
+ */
+async function socketTakenError(err: unknown, socketPath: string | undefined): Promise<unknown> {
   if (!socketPath) return err;
-  if (e.name === 'SocketInUseError') {
+  const { SocketInUseError, PathTakenError } = await import('../agent/socket-file');
+  if (err instanceof SocketInUseError) {
     const p = await probeAgentSocket(socketPath);
     return p.kind === 'foreign' ? pathTaken(socketPath, p.why) : alreadyRunning(socketPath, p.kind === 'live' ? p.live.pid : undefined);
   }
-  if (e.name === 'PathTakenError') return pathTaken(socketPath, e.message);
-  if (e.code === 'EADDRINUSE') return pathTaken(socketPath, 'another process bound it first');
+  if (err instanceof PathTakenError) return pathTaken(socketPath, err.message);
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return pathTaken(socketPath, 'another process bound it first');
   return err;
 }
 

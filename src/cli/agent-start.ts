@@ -126,11 +126,7 @@ function logTail(logPath: string): string {
 }
 
 async function checkUseConfig(): Promise<void> {
+  // Throws UseConfigError, which says all (src/hint.ts).
   const { UseConfigSource, defaultUseConfigPath } = await import('../agent/use-config-file');
-  try {
-    new UseConfigSource(defaultUseConfigPath(), () => {});
-  } catch (err) {
-    if ((err as Error).name !== 'UseConfigError') throw err;
-    throw new UserError(`the configuration has errors:\n${(err as Error).message}`, (err as { hint?: string }).hint);
-  }
+  new UseConfigSource(defaultUseConfigPath(), () => {});
 }

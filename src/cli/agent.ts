@@ -9,16 +9,6 @@ import { parseAgentArgs, shellFromEnv, systemdSocket } from './agent-args';
 import { UserError } from './user-error';
 
 export async function runAgentCommand(argv: string[]): Promise<number> {
-  try {
-    return await run(argv);
-  } catch (err) {
-    const e = err as Error;
-    if (e.name !== 'UnsafeDirectoryError') throw err;
-    throw new UserError(`the agent's directory ${e.message}.`, 'Make it yours and private (chmod 700), or remove it, then start again.');
-  }
-}
-
-async function run(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
   for (const n of args.notes) process.stderr.write(`tt-agent: ${n}\n`);
   if (args.command.length > 0) {

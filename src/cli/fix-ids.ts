@@ -6,7 +6,7 @@ import type { Finding } from '../tools/fix-ids-plan';
 import { applyIdFixes, inspectIds } from '../tools/fix-ids';
 import { formatId } from '../tools/key-spec';
 import { UserError } from './user-error';
-import { explainToolError } from './explain-tools';
+import { inToolContext } from './tool-context';
 import { openToolSession } from './tool-session';
 
 interface FixIdsArgs {
@@ -52,7 +52,7 @@ export const command: CommandModule<object, FixIdsArgs> = {
         }
         const { applied, error } = applyIdFixes(t.session, plan);
         if (error) {
-          const e = explainToolError(error, ctx);
+          const e = inToolContext(error, ctx);
           const why = e instanceof Error ? e.message : String(e);
           throw new UserError(
             `changed ${applied} of ${n} CKA_IDs, then: ${why}`,
@@ -66,7 +66,7 @@ export const command: CommandModule<object, FixIdsArgs> = {
         await t.close();
       }
     } catch (err) {
-      throw explainToolError(err, ctx);
+      throw inToolContext(err, ctx);
     }
   },
 };

@@ -9,7 +9,7 @@ import { describeKeySpec, formatId, KEY_TYPES, parseKeySpec, type KeySpec } from
 import { selfSign } from '../tools/selfsign';
 import { checkDays, DEFAULT_DAYS, parseDistinguishedName } from '../x509';
 import { UserError } from './user-error';
-import { explainToolError } from './explain-tools';
+import { inToolContext } from './tool-context';
 import { checkOutPath, keepRefusedCertificate, reportCertificate, writeOut } from './selfsign';
 import { parseHexId } from './token-target';
 import { openToolSession } from './tool-session';
@@ -85,7 +85,7 @@ export const command: CommandModule<object, KeygenArgs> = {
             reportCertificate(result);
             if (argv.out !== undefined) writeOut(argv.out, result.certificate.pem);
           } catch (err) {
-            const e = explainToolError(err, { ...ctx, action: 'write the certificate' });
+            const e = inToolContext(err, { ...ctx, action: 'write the certificate' });
             const why = e instanceof Error ? e.message : String(e);
             throw new UserError(
               `the key was generated (ID ${formatId(id)}), but no certificate was written: ${why}`,
@@ -99,7 +99,7 @@ export const command: CommandModule<object, KeygenArgs> = {
         await t.close();
       }
     } catch (err) {
-      throw explainToolError(err, ctx);
+      throw inToolContext(err, ctx);
     }
   },
 };

@@ -6,7 +6,6 @@ import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, sshKeyType } from '../protocol/public-key';
 import { listTokenObjects } from '../pkcs11/objects';
 import { adviseIdFixes } from '../tools/fix-ids-advice';
-import { registerTokenExplainer } from './explain-token';
 import { examplesEpilog } from './help-examples';
 import { openTarget } from './token-target';
 
@@ -82,7 +81,6 @@ export const command: CommandModule<object, ListArgs> = {
         ]),
       ) as Argv<ListArgs>,
   handler: async (argv) => {
-    registerTokenExplainer();
     // Hook for the agent's side: with no module and an agent in the environment, list the
     // agent's identities (like ssh-add -l) instead of a token. The agent commands provide
     // ./agent-identities exporting

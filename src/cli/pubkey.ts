@@ -8,7 +8,6 @@ import { fingerprintSha256 } from '../protocol/fingerprint';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { keyBits, type PublicKey } from '../protocol/public-key';
 import { UserError } from './user-error';
-import { registerTokenExplainer } from './explain-token';
 import { openTarget, parseHexId } from './token-target';
 
 interface PubkeyArgs {
@@ -39,7 +38,6 @@ export const command: CommandModule<object, PubkeyArgs> = {
         ]),
       ) as Argv<PubkeyArgs>,
   handler: async (argv) => {
-    registerTokenExplainer();
     process.stdout.write(runPubkey(argv, (line) => process.stderr.write(`tt-agent: ${line}\n`)));
   },
 };

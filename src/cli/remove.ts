@@ -18,8 +18,6 @@ export const command: CommandModule<object, RemoveArgs> = {
       describe: 'the PKCS#11 module path or p11-kit module name given to tt-agent add (default: $TT_AGENT_MODULE, else OpenSC)',
     }) as Argv<RemoveArgs>,
   handler: async (argv) => {
-    const { registerTokenExplainer } = await import('./explain-token');
-    registerTokenExplainer();
     const { resolveModuleSpec } = await import('../pkcs11/resolve');
     const modulePath = path.resolve(resolveModuleSpec(argv.module).modulePath);
     const client = await AgentClient.connect();

@@ -4,16 +4,13 @@
 import * as fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { examplesEpilog } from './help-examples';
-import { NativeUnavailableError } from '../native';
 import { resolveModuleSpec } from '../pkcs11';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadRngSettings, parseRatio, type RngFlags } from '../rng/config';
+import { DEFAULT_CONFIG_PATH, loadRngSettings, parseRatio, type RngFlags } from '../rng/config';
 import { Feeder, HealthTestAbort, type Log, type LogLevel } from '../rng/feeder';
 import { HealthTests } from '../rng/health';
 import { FileSink, KernelPoolSink, StreamSink, type EntropySink } from '../rng/kernel';
-import { RandomUnsupportedError, TokenRandomSource } from '../rng/token-source';
+import { TokenRandomSource } from '../rng/token-source';
 import { UserError } from './user-error';
-import { registerTokenExplainer } from './explain-token';
-import { registerExplainer } from './report';
 
 interface RngArgs {
   module?: string;
@@ -53,8 +50,6 @@ export const command: CommandModule<object, RngArgs> = {
         ]),
       ) as Argv<RngArgs>,
   handler: async (argv) => {
-    registerTokenExplainer();
-    registerExplainer(explainRngError);
     process.exitCode = await runRng(argv);
   },
 };
@@ -165,24 +160,4 @@ function makeLogger(debug: boolean): Log {
 
 function isBrokenPipe(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
-}
-
-function explainRngError(err: unknown): UserError | undefined {
-  const u = (message: string, hint: string, code = 1) => new UserError(message, hint, code, { cause: err });
-  if (err instanceof ConfigError) return u(err.message, err.hint, 2);
-  if (err instanceof NativeUnavailableError) return u(err.message, err.hint);
-  if (err instanceof HealthTestAbort) {
-    return u(
-      `${err.message}; nothing from the failing chunks was written`,
-      'The token or its module is not giving random data: do not use it as an entropy source (try another token, or report it to its maker).',
-    );
-  }
-  if (err instanceof RandomUnsupportedError) {
-    return u(err.message, 'Use a token with a hardware random generator (C_GenerateRandom); tt-agent list shows the tokens.');
-  }
-  const e = err as NodeJS.ErrnoException | null;
-  if (e?.syscall === 'ioctl(RNDADDENTROPY)' && e.code === 'EPERM') {
-    return u('the kernel refused the entropy (RNDADDENTROPY: EPERM)', 'Run as root or with CAP_SYS_ADMIN (see contrib/tt-agent-rng.service), or use --output FILE.');
-  }
-  return undefined;
 }

@@ -7,7 +7,7 @@ import { formatId } from '../tools/key-spec';
 import { selfSign, type SelfSignResult } from '../tools/selfsign';
 import { checkDays, DEFAULT_DAYS, parseDistinguishedName } from '../x509';
 import { UserError } from './user-error';
-import { explainToolError, type ToolContext } from './explain-tools';
+import { inToolContext, type ToolContext } from './tool-context';
 import { parseHexId } from './token-target';
 import { openToolSession } from './tool-session';
 
@@ -59,7 +59,7 @@ export const command: CommandModule<object, SelfsignArgs> = {
         await t.close();
       }
     } catch (err) {
-      throw explainToolError(err, ctx);
+      throw inToolContext(err, ctx);
     }
   },
 };
@@ -71,7 +71,7 @@ export const command: CommandModule<object, SelfsignArgs> = {
 export function keepRefusedCertificate(err: unknown, out: string | undefined, ctx: ToolContext): unknown {
   if (!(err instanceof CertificateNotStoredError) || out === undefined) return err;
   writeOut(out, err.pem);
-  const inner = explainToolError(err.cause, ctx);
+  const inner = inToolContext(err.cause, ctx);
   const why = inner instanceof Error ? inner.message : String(inner);
   const where = out === '-' ? 'stdout' : out;
   return new UserError(

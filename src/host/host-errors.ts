@@ -1,6 +1,7 @@
 // Errors that cross the pipe between a module host and the agent. Only plain data crosses
 // (name, message, CKR_* name), so the agent can log the exact reason without importing the
-// PKCS#11 layer, and the CLI can still say what to do next.
+// PKCS#11 layer, and the hint (src/hint.ts) goes on to the agent's log and to `tt-agent add`.
+import { hintOf, type Hinted } from '../hint';
 
 /** What the host sends back for a failed request. */
 export interface HostErrorInfo {
@@ -12,11 +13,12 @@ export interface HostErrorInfo {
   fn?: string;
   /** Token label the failure concerns, when there is one. */
   token?: string;
+  /** What to do next (src/hint.ts); an older host sends none. */
   hint?: string;
 }
 
 /** A request the module host answered with a failure (a PKCS#11 error, an unknown key, ...). */
-export class HostRequestError extends Error {
+export class HostRequestError extends Error implements Partial<Hinted> {
   /** The error's name inside the host, e.g. UnknownKeyError: what the host says, to be checked. */
   readonly errorName: string;
   readonly ckr?: string;
@@ -35,7 +37,7 @@ export class HostRequestError extends Error {
 }
 
 /** The module host died (crash, kill) or stopped answering; its keys are offline until restart. */
-export class HostCrashedError extends Error {
+export class HostCrashedError extends Error implements Hinted {
   constructor(
     message: string,
     readonly hint = 'The module host restarts on the next use; if it keeps failing, check the module with pkcs11-tool --module MODULE -L.',
@@ -46,7 +48,7 @@ export class HostCrashedError extends Error {
 }
 
 /** The host did not answer within the request's time limit; it is killed and restarted on next use. */
-export class HostTimeoutError extends Error {
+export class HostTimeoutError extends Error implements Hinted {
   constructor(
     message: string,
     readonly hint = 'The token did not answer in time; check it is plugged in and not waiting for a touch or PIN pad.',
@@ -59,12 +61,13 @@ export class HostTimeoutError extends Error {
 /** Flattens any error thrown inside the host into what crosses the pipe. */
 export function toHostErrorInfo(err: unknown): HostErrorInfo {
   if (err instanceof Error) {
-    const e = err as Error & { ckr?: unknown; fn?: unknown; token?: unknown; hint?: unknown };
+    const e = err as Error & { ckr?: unknown; fn?: unknown; token?: unknown };
     const info: HostErrorInfo = { name: e.name, message: e.message };
     if (typeof e.ckr === 'string') info.ckr = e.ckr;
     if (typeof e.fn === 'string') info.fn = e.fn;
     if (typeof e.token === 'string') info.token = e.token;
-    if (typeof e.hint === 'string') info.hint = e.hint;
+    const hint = hintOf(err);
+    if (hint !== undefined) info.hint = hint;
     return info;
   }
   return { name: 'Error', message: String(err) };

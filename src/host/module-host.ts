@@ -16,6 +16,7 @@ import { HostToken, type HostKey } from './host-token';
 import type { HostLoadLine, HostStatus, LoadResult } from './messages';
 import type { PinSource } from './pin-request';
 import { PresenceWatch } from './presence-watch';
+import type { Hinted } from '../hint';
 
 export interface ModuleHostOptions {
   /**
@@ -28,7 +29,7 @@ export interface ModuleHostOptions {
   pinSource?: PinSource;
 }
 
-export class UnknownKeyError extends Error {
+export class UnknownKeyError extends Error implements Hinted {
   readonly hint = 'List the loaded keys with ssh-add -l; add the token again if its key is missing.';
   constructor(modulePath: string) {
     super(`no key with this public key is loaded from ${modulePath}`);

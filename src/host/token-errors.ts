@@ -1,5 +1,6 @@
 // What a module host's token says when it cannot sign, and which PKCS#11 answers mean the
 // token must be found again before anything else is tried.
+import type { Hinted } from '../hint';
 
 // Errors after which sessions and object handles can no longer be trusted (vcard notes: a
 // removed card answers these, and OpenSC only notices re-insertion on C_GetSlotList).
@@ -20,7 +21,7 @@ export const RECOVERABLE = new Set([
 export const LOGIN_LOST = new Set(['CKR_OPERATION_NOT_INITIALIZED', 'CKR_USER_NOT_LOGGED_IN']);
 
 /** The token is not in its reader (or not found again after a removal). */
-export class TokenAbsentError extends Error {
+export class TokenAbsentError extends Error implements Hinted {
   readonly hint = 'Insert the token; its keys sign again on the next request, without adding them again.';
   constructor(readonly token: string) {
     super(`token ${token} is not present`);
@@ -29,7 +30,7 @@ export class TokenAbsentError extends Error {
 }
 
 /** A signature needs a login and no PIN came from the agent. */
-export class PinNeededError extends Error {
+export class PinNeededError extends Error implements Hinted {
   readonly ckr = 'CKR_USER_NOT_LOGGED_IN';
   readonly hint: string;
   constructor(

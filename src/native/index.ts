@@ -1,6 +1,7 @@
 // Typed wrapper around the project's own N-API addon (native/tt_native.c), loaded on first
 // use so that commands which never need it start even where it was not built.
 import * as path from 'node:path';
+import type { Hinted } from '../hint';
 
 export interface PeerCred {
   pid: number;
@@ -17,7 +18,7 @@ interface TtNative {
 }
 
 /** The addon's .node file was not built (or not for this Node / platform). */
-export class NativeUnavailableError extends Error {
+export class NativeUnavailableError extends Error implements Hinted {
   readonly hint = 'Build it with "npm install" or "npm run build:native" in the tt-agent package directory.';
   constructor(
     readonly addonPath: string,

@@ -1,6 +1,9 @@
 // Typed errors of the token layer. Built from pkcs11js's numeric `code`, never from its
 // message text, so that a module's wording or a binding upgrade cannot change behaviour.
+// Each says what went wrong in its message and what to do next in its hint (src/hint.ts):
+// the same two lines in the CLI, in the agent's log and in a module host's ERROR frame.
 import * as pkcs11js from 'pkcs11js';
+import { shellWord, type Hinted } from '../hint';
 
 let names: Map<number, string> | undefined;
 
@@ -20,7 +23,8 @@ export function ckrName(code: number): string {
 }
 
 /** The token does not offer a mechanism an operation needs (checked before the token is asked). */
-export class MechanismNotSupportedError extends Error {
+export class MechanismNotSupportedError extends Error implements Hinted {
+  readonly hint = 'pkcs11-tool --list-mechanisms shows what the token offers; choose another key type.';
   constructor(
     /** e.g. 'CKM_EC_EDWARDS_KEY_PAIR_GEN' */
     readonly mechanism: string,
@@ -33,9 +37,10 @@ export class MechanismNotSupportedError extends Error {
 }
 
 /** A PKCS#11 function returned something other than CKR_OK. */
-export class TokenError extends Error {
+export class TokenError extends Error implements Hinted {
   /** e.g. 'CKR_PIN_INCORRECT' */
   readonly ckr: string;
+  readonly hint: string;
   constructor(
     /** the PKCS#11 function, e.g. 'C_Login' */
     readonly fn: string,
@@ -47,6 +52,46 @@ export class TokenError extends Error {
     super(`${fn} failed: ${ckr}`, options);
     this.name = 'TokenError';
     this.ckr = ckr;
+    this.hint = ckrHint(ckr);
+  }
+}
+
+/** What to do about a return value, whatever the function was. */
+function ckrHint(ckr: string): string {
+  switch (ckr) {
+    case 'CKR_PIN_INCORRECT':
+      return 'The PIN is incorrect: check it and try again; tokens lock after a few wrong tries.';
+    case 'CKR_PIN_LOCKED':
+      return "The PIN is locked: unblock it with the SO PIN or PUK using the token's own tool.";
+    case 'CKR_TOKEN_NOT_PRESENT':
+    case 'CKR_DEVICE_REMOVED':
+      return 'The token was removed: insert it again and retry.';
+    case 'CKR_TOKEN_WRITE_PROTECTED':
+      return "The token is write-protected: lift the token's write protection and try again.";
+    case 'CKR_USER_NOT_LOGGED_IN':
+      return 'Not logged in: log in with the user PIN (prompt, --pin-source FILE or pin-value in the URI).';
+    case 'CKR_MECHANISM_INVALID':
+    case 'CKR_MECHANISM_PARAM_INVALID':
+    case 'CKR_DOMAIN_PARAMS_INVALID':
+    case 'CKR_CURVE_NOT_SUPPORTED':
+      return 'The token does not support this: pkcs11-tool --list-mechanisms shows what it offers; choose another key type.';
+    case 'CKR_KEY_FUNCTION_NOT_PERMITTED':
+    case 'CKR_KEY_TYPE_INCONSISTENT':
+      return 'The key may not do this: tt-agent list MODULE shows which keys can sign.';
+    case 'CKR_FUNCTION_NOT_SUPPORTED':
+    case 'CKR_TEMPLATE_INCONSISTENT':
+    case 'CKR_ATTRIBUTE_VALUE_INVALID':
+    case 'CKR_ATTRIBUTE_READ_ONLY':
+      return (
+        'The token or its module does not allow this: PIV cards and many smart cards generate keys and store certificates ' +
+        'only through their own tools (e.g. yubico-piv-tool); do that, then use tt-agent selfsign or pubkey.'
+      );
+    case 'CKR_DEVICE_MEMORY':
+      return 'The token is full: delete objects you no longer need (pkcs11-tool --delete-object) and try again.';
+    case 'CKR_SESSION_READ_ONLY':
+      return 'The session is read-only: the token may be write-protected; check tt-agent list.';
+    default:
+      return 'Run again with --debug for details; the module may need its own diagnostics.';
   }
 }
 
@@ -81,10 +126,12 @@ export type ModuleLoadReason =
   | 'not-pkcs11' // a shared library without C_GetFunctionList
   | 'initialize-failed'; // C_Initialize returned an error
 
+const MODULE_HINT =
+  "Give the path of the token's PKCS#11 module (e.g. /usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so), a p11-kit module name such as 'opensc', or a pkcs11: URI.";
+
 /** The module could not be loaded or initialized. */
-export class ModuleLoadError extends Error {
-  /** for 'initialize-failed': the daemon or group the module needs (module-services.ts); crosses the host pipe */
-  hint?: string;
+export class ModuleLoadError extends Error implements Hinted {
+  readonly hint: string;
   constructor(
     readonly modulePath: string,
     readonly reason: ModuleLoadReason,
@@ -92,10 +139,27 @@ export class ModuleLoadError extends Error {
     readonly detail: string,
     /** set for 'initialize-failed' */
     readonly ckr?: string,
-    options?: { cause?: unknown },
+    /** for 'initialize-failed': the daemon or group the module needs (module-services.ts) */
+    options?: { cause?: unknown; hint?: string },
   ) {
-    super(`cannot load PKCS#11 module ${modulePath}: ${reason} (${detail})`, options);
+    super(moduleLoadMessage(modulePath, reason, detail, ckr), options);
     this.name = 'ModuleLoadError';
+    this.hint = options?.hint ?? MODULE_HINT;
+  }
+}
+
+function moduleLoadMessage(p: string, reason: ModuleLoadReason, detail: string, ckr?: string): string {
+  switch (reason) {
+    case 'not-found':
+      return `PKCS#11 module ${p} does not exist`;
+    case 'not-a-file':
+      return `PKCS#11 module ${p} is not a file`;
+    case 'not-shared-library':
+      return `${p} is not a loadable shared library (${detail.replace(`${p}: `, '')})`;
+    case 'not-pkcs11':
+      return `${p} is a shared library but not a PKCS#11 module (it has no C_GetFunctionList)`;
+    case 'initialize-failed':
+      return `PKCS#11 module ${p} failed to start: C_Initialize returned ${ckr ?? detail}`;
   }
 }
 
@@ -105,21 +169,36 @@ export type ModuleSpecReason =
   | 'config-without-module' // a p11-kit .module file has no `module:` line
   | 'no-default-module'; // nothing named and no default installed
 
+const SPEC_HINTS: Record<ModuleSpecReason, string> = {
+  'unknown-module-name': "Give the module's path instead, or add a p11-kit config for it (see pkcs11.conf(5)).",
+  'config-unreadable': "Fix that file's permissions or remove it, or give the module's path instead of its name.",
+  'config-without-module': "Add a 'module: /path/to/module.so' line to it, or give the module's path.",
+  'no-default-module': 'Name one (tt-agent list /path/to/module.so), or set TT_AGENT_MODULE.',
+};
+
 /** A module name, URI or the default could not be turned into a module path. */
-export class ModuleSpecError extends Error {
+export class ModuleSpecError extends Error implements Hinted {
+  readonly hint: string;
+  /** A mistyped module name is a usage error, like a bad option. */
+  readonly usage: boolean;
   constructor(
     readonly spec: string,
     readonly reason: ModuleSpecReason,
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`cannot resolve PKCS#11 module '${spec}': ${detail}`, options);
+    super(reason === 'no-default-module' ? 'no PKCS#11 module given, and no default module is installed' : detail, options);
     this.name = 'ModuleSpecError';
+    this.hint = SPEC_HINTS[reason];
+    this.usage = reason === 'unknown-module-name';
   }
 }
 
 /** A pkcs11: URI that does not follow RFC 7512. */
-export class UriError extends Error {
+export class UriError extends Error implements Hinted {
+  readonly hint =
+    "Write it as RFC 7512 says, e.g. 'pkcs11:token=My%20Token;id=%01?module-path=/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so'.";
+  readonly usage = true;
   constructor(
     readonly uri: string,
     /** the offending piece of the URI, verbatim */
@@ -138,7 +217,8 @@ export type TokenSelectionReason =
   | 'no-match'; // tokens, but none matches the URI
 
 /** No usable token: nothing inserted, not initialized, or not the one the URI names. */
-export class TokenSelectionError extends Error {
+export class TokenSelectionError extends Error implements Hinted {
+  readonly hint: string;
   constructor(
     readonly modulePath: string,
     readonly reason: TokenSelectionReason,
@@ -148,5 +228,11 @@ export class TokenSelectionError extends Error {
   ) {
     super(detail);
     this.name = 'TokenSelectionError';
+    this.hint =
+      reason === 'uninitialized'
+        ? "Initialize it first with the token's own tool (e.g. softhsm2-util --init-token, pkcs11-tool --init-token)."
+        : reason === 'no-match'
+          ? `Check the token=/serial= parts of the URI against: tt-agent list ${shellWord(modulePath)}`
+          : 'Insert the token or connect the reader (pcsc_scan shows what pcscd sees), then try again.';
   }
 }

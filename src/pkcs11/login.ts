@@ -5,6 +5,7 @@ import { isTpm2Pkcs11, TPM_CONTEXTS_HINT } from './module-services';
 import { pkcs11String } from './strings';
 import type { SessionPool } from './session-pool';
 import type { TokenInfo } from './token';
+import type { Hinted } from '../hint';
 
 export type LoginOutcome =
   /** C_Login succeeded (or the token was already logged in). */
@@ -23,13 +24,13 @@ export function triesLeftText(info: TokenInfo): string {
 }
 
 /** A PIN problem of one token: CKR_PIN_INCORRECT, CKR_PIN_LOCKED, or a refusal to spend a last try. */
-export class PinError extends TokenError {
+export class PinError extends TokenError implements Hinted {
   constructor(
     fn: string,
     code: number,
     readonly token: string,
     message: string,
-    readonly hint: string,
+    override readonly hint: string,
     options?: { cause?: unknown },
   ) {
     super(fn, code, options);
@@ -43,8 +44,8 @@ export const CKR_PIN_INCORRECT = 0xa0;
 export const CKR_PIN_LOCKED = 0xa4;
 
 /** C_Login on a tpm2-pkcs11 token failed because the TPM is full of contexts left behind (see TPM_CONTEXTS_HINT). */
-export class TpmContextsError extends TokenError {
-  readonly hint = TPM_CONTEXTS_HINT;
+export class TpmContextsError extends TokenError implements Hinted {
+  override readonly hint = TPM_CONTEXTS_HINT;
   constructor(
     cause: TokenError,
     readonly token: string,

@@ -76,7 +76,7 @@ export function missingGroup(group: string, groupFile = '/etc/group'): boolean {
 /** What to tell a user whose C_Initialize failed: the daemon to start, the group to join. */
 export function initializeFailureHint(modulePath: string): string {
   const s = moduleService(modulePath);
-  if (!s) return "Check the module's configuration and the service it talks to; --debug shows more.";
+  if (!s) return "Check the module's configuration and that its service (e.g. pcscd) is running.";
   const parts: string[] = [];
   if (s.group && missingGroup(s.group)) {
     parts.push(`You are not in the '${s.group}' group, which ${s.family} requires: sudo usermod -aG ${s.group} $USER, then log in again.`);

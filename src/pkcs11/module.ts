@@ -178,9 +178,7 @@ export function openModule(path: string, options: OpenModuleOptions = {}): Pkcs1
       } catch {
         // nothing more to undo
       }
-      const failed = new ModuleLoadError(path, 'initialize-failed', te.message, te.ckr, { cause: te });
-      failed.hint = initializeFailureHint(path);
-      throw failed;
+      throw new ModuleLoadError(path, 'initialize-failed', te.message, te.ckr, { cause: te, hint: initializeFailureHint(path) });
     }
   }
   loaded.set(realPath, { lib, refs: 1 });

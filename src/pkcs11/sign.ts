@@ -7,6 +7,7 @@ import { encodeSshSignature, signatureAlgorithm, SSH_AGENT_RSA_SHA2_256, type Si
 import { call, MechanismNotSupportedError } from './errors';
 import type { Session, SignOptions } from './session';
 import type { Token } from './token';
+import type { Hinted } from '../hint';
 
 // CKM_* numbers (PKCS#11 2.40 section 2 and 3.0 for EdDSA).
 export const CKM_RSA_PKCS = 0x0001;
@@ -27,7 +28,8 @@ export interface SigningKey {
 }
 
 /** Refused before reaching the token: the key cannot make this signature. */
-export class SignUnsupportedError extends Error {
+export class SignUnsupportedError extends Error implements Hinted {
+  readonly hint = 'pkcs11-tool --list-mechanisms shows what the token offers; choose another key type.';
   constructor(message: string) {
     super(message);
     this.name = 'SignUnsupportedError';

@@ -7,7 +7,11 @@
 // Replies:
 //   byte SSH_AGENT_SUCCESS                                       the keys were added
 //   byte SSH_AGENT_EXTENSION_RESPONSE / string "add-smartcard@tt-agent" / string reason
-//                                                                refused; reason is one line
+//        [string hint]                                           refused; reason is one line, hint
+//                                                                what to do next (src/hint.ts);
+//                                                                an older agent sends no hint, and
+//                                                                an older client reads no further
+//                                                                than the reason
 //   byte SSH_AGENT_FAILURE                                       refused without a reason (a
 //                                                                bound connection, a locked agent)
 import { readConstraints, writeConstraints, type KeyConstraint } from './constraints';
@@ -35,16 +39,32 @@ export function decodeAddSmartcardBody(body: Buffer): AddSmartcardBody {
   return { readerId, pin, constraints: readConstraints(r) };
 }
 
-export function encodeAddSmartcardRefusal(reason: string): Buffer {
-  return new SshWriter().uint8(SSH_AGENT_EXTENSION_RESPONSE).string(ADD_SMARTCARD_EXTENSION).string(reason).toBuffer();
+export interface AddSmartcardRefusal {
+  reason: string;
+  hint?: string;
 }
 
-/** The reason in a refusal reply, or undefined for any other reply. */
-export function decodeAddSmartcardRefusal(reply: Buffer): string | undefined {
+export function encodeAddSmartcardRefusal(refusal: AddSmartcardRefusal): Buffer {
+  const w = new SshWriter().uint8(SSH_AGENT_EXTENSION_RESPONSE).string(ADD_SMARTCARD_EXTENSION).string(refusal.reason);
+  if (refusal.hint) w.string(refusal.hint);
+  return w.toBuffer();
+}
+
+/** The reason (and hint, when the agent sends one) in a refusal reply, or undefined for any other reply. */
+export function decodeAddSmartcardRefusal(reply: Buffer): AddSmartcardRefusal | undefined {
   try {
     const r = new SshReader(reply);
     if (r.uint8() !== SSH_AGENT_EXTENSION_RESPONSE || r.stringUtf8('extension name') !== ADD_SMARTCARD_EXTENSION) return undefined;
-    return r.stringUtf8('reason', true);
+    const refusal: AddSmartcardRefusal = { reason: r.stringUtf8('reason', true) };
+    if (r.remaining === 0) return refusal;
+    // A hint that does not read is left out: the reason alone still says what went wrong.
+    try {
+      const hint = r.stringUtf8('hint', true);
+      if (hint) refusal.hint = hint;
+    } catch {
+      // truncated or malformed hint
+    }
+    return refusal;
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@
 // flags over it. No file at the default path means TokenRNG's defaults.
 import * as fs from 'node:fs';
 import { iniGet, parseIni, IniSyntaxError, type Ini } from './ini';
+import type { Hinted } from '../hint';
 
 export const DEFAULT_CONFIG_PATH = '/etc/token-tools.conf';
 /** TokenRNG reads everything from this section. */
@@ -38,7 +39,9 @@ export interface RngSettings {
 
 export type RngFlags = Partial<Pick<RngSettings, 'module' | 'slot' | 'chunkSize' | 'entropyRatio' | 'debug' | 'intervalSeconds'>>;
 
-export class ConfigError extends Error {
+/** A bad option value or config line: a usage error (exit 2), with what to write instead. */
+export class ConfigError extends Error implements Hinted {
+  readonly usage = true;
   constructor(
     message: string,
     readonly hint: string,

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthFailure, HealthTestName, HealthTests } from './health';
 import { readPoolStatus, type EntropySink, type PoolStatus } from './kernel';
+import type { Hinted } from '../hint';
 
 export interface RandomSource {
   /** exactly `n` bytes; may wait (e.g. for a token to come back) until `signal` aborts */
@@ -49,9 +50,14 @@ export interface FeederOptions {
 /** Chunks failing in a row before once() gives up: a token that keeps failing is broken. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
 
-export class HealthTestAbort extends Error {
+export class HealthTestAbort extends Error implements Hinted {
+  readonly hint =
+    'The token or its module is not giving random data: do not use it as an entropy source (try another token, or report it to its maker).';
   constructor(readonly failure: HealthFailure, readonly failures: number) {
-    super(`the token's random output failed the ${failure.test} health test ${failures} times in a row: ${failure.detail}`);
+    super(
+      `the token's random output failed the ${failure.test} health test ${failures} times in a row: ${failure.detail}; ` +
+        'nothing from the failing chunks was written',
+    );
     this.name = 'HealthTestAbort';
   }
 }

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { addEntropy } from '../native';
+import type { Hinted } from '../hint';
 
 const PROC = '/proc/sys/kernel/random';
 
@@ -55,6 +56,15 @@ export interface EntropySink {
   readonly credits: boolean;
 }
 
+/** The kernel wants CAP_SYS_ADMIN to credit entropy. */
+export class EntropyRefusedError extends Error implements Hinted {
+  readonly hint = 'Run as root or with CAP_SYS_ADMIN (see contrib/tt-agent-rng.service), or use --output FILE.';
+  constructor(options: { cause: unknown }) {
+    super('the kernel refused the entropy (RNDADDENTROPY: EPERM)', options);
+    this.name = 'EntropyRefusedError';
+  }
+}
+
 /** RNDADDENTROPY on /dev/random: mixes the chunk in and credits the bits (CAP_SYS_ADMIN). */
 export class KernelPoolSink implements EntropySink {
   readonly description = 'the kernel entropy pool (/dev/random)';
@@ -67,7 +77,12 @@ export class KernelPoolSink implements EntropySink {
 
   async write(chunk: Buffer, creditBits: number): Promise<void> {
     if (this.fd === undefined) throw new Error('kernel pool sink is closed');
-    addEntropy(this.fd, chunk, creditBits);
+    try {
+      addEntropy(this.fd, chunk, creditBits);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') throw new EntropyRefusedError({ cause: err });
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type Token,
 } from '../pkcs11';
 import type { Log, RandomSource } from './feeder';
+import type { Hinted } from '../hint';
 
 // What a pulled token (or a reset reader) answers, as measured with OpenSC, ykcs11 and SoftHSM.
 const GONE = new Set([
@@ -38,7 +39,8 @@ export interface TokenSourceOptions {
 }
 
 /** A token cannot give random data at all (not a removal): no point in waiting. */
-export class RandomUnsupportedError extends Error {
+export class RandomUnsupportedError extends Error implements Hinted {
+  readonly hint = 'Use a token with a hardware random generator (C_GenerateRandom); tt-agent list shows the tokens.';
   constructor(readonly token: string, readonly tokenError: TokenError) {
     super(`token '${token}' cannot generate random data: C_GenerateRandom failed with ${tokenError.ckr}`, { cause: tokenError });
     this.name = 'RandomUnsupportedError';

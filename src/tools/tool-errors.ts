@@ -1,4 +1,7 @@
-// Why a token tool cannot go on, in terms the CLI turns into one line and a hint.
+// Why a token tool cannot go on: one line, and what to do next (src/hint.ts). A hint that
+// names the module says MODULE; the command puts in the MODULE|URI the user typed.
+import type { Hinted } from '../hint';
+
 export type ToolErrorReason =
   | 'key-not-found' // no private key with that ID or label
   | 'key-ambiguous' // several private keys match
@@ -9,13 +12,27 @@ export type ToolErrorReason =
   | 'not-logged-in' // private keys invisible
   | 'certificate-not-stored'; // signed, but the token refused the certificate object
 
-export class ToolError extends Error {
+const HINTS: Record<ToolErrorReason, string> = {
+  'key-not-found': 'tt-agent list MODULE shows the keys with their IDs and labels.',
+  'key-ambiguous': 'Select one with --id HEX (IDs are listed above).',
+  'key-cannot-sign': 'Use a key that may sign; tt-agent keygen makes one.',
+  'public-key-unknown': 'Import its public key or certificate with the tool that made the key, then run selfsign again.',
+  'certificate-exists': 'Add --force to replace it (the new certificate is written before the old one is removed).',
+  'id-taken': 'Choose another --id, or leave --id out to get a free one.',
+  'not-logged-in': 'Log in with the user PIN (prompt, --pin-source FILE or pin-value in the URI).',
+  'certificate-not-stored':
+    "The certificate itself was made: save it with --out FILE and import it with the token's own tool (e.g. yubico-piv-tool -a import-certificate).",
+};
+
+export class ToolError extends Error implements Hinted {
+  readonly hint: string;
   constructor(
     readonly reason: ToolErrorReason,
     message: string,
   ) {
     super(message);
     this.name = 'ToolError';
+    this.hint = HINTS[reason];
   }
 }
 
