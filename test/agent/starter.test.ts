@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TT_AGENT_BIN, connects } from '../helpers/agent';
+import { TT_AGENT_BIN, connectWhenListening, connects } from '../helpers/agent';
 import { run } from '../helpers/sshd';
 
 function sandbox(): { dir: string; env: NodeJS.ProcessEnv; cleanup(): void } {
@@ -209,27 +209,3 @@ test('systemd socket activation: a SIGTERM while the agent is still starting is 
   }
 });
 
-/**
- * A connection to the activation socket once it listens. The file appears at bind(), before
- * listen(): a connect in between is refused, and no agent would ever be started for it.
- */
-async function connectWhenListening(sock: string, timeoutMs = 10_000): Promise<import('node:net').Socket> {
-  const net = await import('node:net');
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await new Promise((resolve, reject) => {
-        const c = net.connect(sock);
-        c.once('connect', () => {
-          c.off('error', reject);
-          resolve(c);
-        });
-        c.once('error', reject);
-      });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT, TT_AGENT_BIN } from '../helpers/agent';
+import { REPO_ROOT, TT_AGENT_BIN, connectWhenListening } from '../helpers/agent';
 import { run, sshLogin, startSshd } from '../helpers/sshd';
 
 function home(t: { after(fn: () => void): void }) {
@@ -60,7 +60,8 @@ test('the installed ExecStart serves a socket-activated agent, as systemd would 
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   t.after(() => child.exitCode === null && child.kill('SIGKILL'));
-  while (!fs.existsSync(sock)) await new Promise((r) => setTimeout(r, 10));
+  // The first connection starts the agent, as systemd would.
+  (await connectWhenListening(sock)).destroy();
   const l = await run('ssh-add', ['-l'], { env: { ...h.env, SSH_AUTH_SOCK: sock }, timeoutMs: 20_000 });
   assert.equal(l.code, 1, l.stderr);
   assert.match(l.stdout, /no identities/);

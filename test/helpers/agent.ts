@@ -107,3 +107,28 @@ export function connects(sock: string): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
+
+/**
+ * A connection to a socket once it listens (systemd-socket-activate's, say). The file appears
+ * at bind(), before listen(): a connect in between is refused, and with socket activation no
+ * agent would ever be started for it.
+ */
+export async function connectWhenListening(sock: string, timeoutMs = 10_000): Promise<net.Socket> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const c = net.connect(sock);
+        c.once('connect', () => {
+          c.off('error', reject);
+          resolve(c);
+        });
+        c.once('error', reject);
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
