@@ -142,10 +142,19 @@ export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
     kit(['up']);
   } catch (err) {
     spawnSync(KIT, ['down'], { env, stdio: 'ignore', timeout: 30_000 });
+    // The kit's logs go with its dir: keep their ends in the error, which is all a CI run shows.
+    const tail = (f: string) => {
+      try {
+        return fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+      } catch {
+        return '(none)';
+      }
+    };
+    const logs = `\n--- pcscd.log:\n${tail('pcscd.log')}\n--- pivcard.log:\n${tail('pivcard.log')}`;
     fs.rmSync(dir, { recursive: true, force: true });
     release();
     const e = err as { stderr?: string; message: string };
-    throw new Error(`vcard up failed: ${e.stderr || e.message}`);
+    throw new Error(`vcard up failed: ${e.stderr || e.message}${logs}`);
   }
   const module = /OPENSC_MODULE=([^;]+);/.exec(kit(['env']))![1];
   const list = () => {
