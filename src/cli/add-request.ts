@@ -49,7 +49,15 @@ export async function requestAdd(
       body.fill(0);
     }
     if (reply[0] === SSH_AGENT_SUCCESS) return { ok: true };
-    return { ok: false, ...decodeAddSmartcardRefusal(reply) };
+    // Printed to a terminal: the socket's peer need not be our agent, and a module host's words
+    // ride in the hint. Controls are shown, not obeyed.
+    const { escapeLogText } = await import('../protocol/log-text');
+    const refusal = decodeAddSmartcardRefusal(reply);
+    return {
+      ok: false,
+      ...(refusal?.reason !== undefined && { reason: escapeLogText(refusal.reason) }),
+      ...(refusal?.hint !== undefined && { hint: escapeLogText(refusal.hint) }),
+    };
   }
   const reply = await client.call(
     {

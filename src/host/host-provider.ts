@@ -100,7 +100,7 @@ export class HostProvider implements TokenProvider {
       return await this.signOn(host, blob, data, flags);
     } catch (err) {
       if (!(err instanceof HostRequestError && err.errorName === 'UnknownKeyError')) throw err;
-      if (!(await this.loads.reloadFor(blob, (uri) => this.loadAgain(host, uri, 'for a key the module host had not got')))) throw err;
+      if (!(await this.loads.reloadFor(blob, (uri) => this.loadAgain(host, uri, 'for a key the module host had not got', this.signTimeoutMs)))) throw err;
       return this.signOn(host, blob, data, flags);
     }
   }
@@ -111,15 +111,18 @@ export class HostProvider implements TokenProvider {
   }
 
   /**
-   * A load run again without a PIN (the first signature asks the broker, which decides). Its
-   * tokens are claimed as at `tt-agent add`, so the host gets a PIN only for a token this
-   * module alone reports. Failures are logged, not thrown: the caller's own request reports
-   * its outcome. Resolves the keys found.
+   * A load run again without a PIN (the first signature asks the broker, which decides). It
+   * claims nothing: only tokens this module already serves alone since `tt-agent add` count,
+   * so a host cannot take another module's token, and its PIN, by naming it later. An answer
+   * that arrives after the module was removed or its host replaced is dropped. A reload for a
+   * missing key is bounded by the sign timeout (it holds that signature's client). Failures are
+   * logged, not thrown: the caller's own request reports its outcome. Resolves the keys found.
    */
-  private async loadAgain(host: Running, uri: string | undefined, why: string): Promise<Buffer[]> {
+  private async loadAgain(host: Running, uri: string | undefined, why: string, timeoutMs = this.callTimeoutMs): Promise<Buffer[]> {
     try {
-      const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult);
-      const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null);
+      const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult, false, timeoutMs);
+      if (this.closed || host !== this.host) return [];
+      const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null, 'replay');
       // Quiet when nothing came back: a miss while the token is out would log four times a second.
       if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
       return identities.map((i) => i.blob);
@@ -264,10 +267,10 @@ export class HostProvider implements TokenProvider {
     else p.resolve(value);
   }
 
-  private async callOn<T>(host: Running, call: HostCall, decode: (p: Buffer) => T, secret = false): Promise<T> {
+  private async callOn<T>(host: Running, call: HostCall, decode: (p: Buffer) => T, secret = false, timeoutMs = this.callTimeoutMs): Promise<T> {
     const payload = serialize(call);
     if ('pin' in call) call.pin?.fill(0);
-    return (await this.request(host, 'call', FrameKind.CALL, payload, decode, this.callTimeoutMs, secret)) as T;
+    return (await this.request(host, 'call', FrameKind.CALL, payload, decode, timeoutMs, secret)) as T;
   }
 
   private request(host: Running, kind: Pending['kind'], frameKind: FrameKind, payload: Buffer, decode: (p: Buffer) => unknown, timeoutMs: number, secret: boolean): Promise<unknown> {

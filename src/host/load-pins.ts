@@ -2,6 +2,9 @@
 // the host may later ask for their PINs, and no other module may) and that they are present,
 // keeps the PIN each token accepted, and checks a PIN given for a token that was already
 // logged in — C_Login was not run for it, so only the broker can tell that PIN was wrong.
+// A load run again (after a restart, or for a key the host had not got) claims nothing: it
+// keeps only tokens this module already serves alone, so a token named for the first time
+// then — another module's, or one no module holds now — gets neither keys nor a PIN.
 import type { PinBroker } from '../pin/broker';
 import type { TokenRef } from '../pin/token-ref';
 import type { TokenIdentity, TokenLoadReport } from '../token-provider/provider';
@@ -12,6 +15,7 @@ export function keepLoadPin(
   owner: string,
   result: LoadResult,
   pin: Buffer | null,
+  kind: 'add' | 'replay' = 'add',
 ): { identities: TokenIdentity[]; report: TokenLoadReport[] } {
   const refused = new Set<string>();
   const report: TokenLoadReport[] = [];
@@ -20,10 +24,15 @@ export function keepLoadPin(
     const out: TokenLoadReport = { token: line.token, serial: line.serial, added: line.added };
     if (line.error) out.error = line.error;
     report.push(out);
-    if (!broker.claim(owner, ref)) {
+    if (kind === 'replay' ? !broker.serves(owner, ref) : !broker.claim(owner, ref)) {
       refused.add(line.token);
       out.added = 0;
-      out.error = { message: `token ${line.token} (serial ${line.serial}) is also reported by another loaded module; remove one of them` };
+      out.error = {
+        message:
+          kind === 'replay'
+            ? `token ${line.token} (serial ${line.serial}) is not one this module was added with; tt-agent add it to use it`
+            : `token ${line.token} (serial ${line.serial}) is also reported by another loaded module; remove one of them`,
+      };
       continue;
     }
     // Found by this load, so it is in its reader: a host replaced while the token was out never
