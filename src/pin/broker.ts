@@ -62,7 +62,7 @@ export class PinBroker {
     return this.claims.serves(owner, tokenKey(token));
   }
 
-  /** A module was removed: its tokens are nobody's, and their cached PINs are forgotten. */
+  /** A module was removed: its claims end, and the cached PINs of all its tokens are forgotten. */
   release(owner: string): void {
     for (const key of this.claims.release(owner)) this.cache.drop(key);
   }

@@ -20,16 +20,18 @@ export class TokenClaims {
     return set !== undefined && set.size === 1 && set.has(owner);
   }
 
-  /** Forgets every claim of `owner`; returns the token keys it alone held. */
+  /**
+   * Forgets every claim of `owner`; returns every token key it had claimed, contested ones
+   * included: a PIN kept for a token must not pass to a module that named the same token
+   * beside it and is now its only claimant.
+   */
   release(owner: string): string[] {
-    const alone: string[] = [];
+    const held: string[] = [];
     for (const [key, set] of this.claimants) {
       if (!set.delete(owner)) continue;
-      if (set.size === 0) {
-        this.claimants.delete(key);
-        alone.push(key);
-      }
+      held.push(key);
+      if (set.size === 0) this.claimants.delete(key);
     }
-    return alone;
+    return held;
   }
 }

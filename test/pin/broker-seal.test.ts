@@ -36,7 +36,21 @@ test("a module gets the PINs of the tokens it claimed, never another module's", 
   assert.equal(b.keep(A, BANK, Buffer.from('9999')), false, 'nor may it overwrite that PIN');
   assert.equal(await b.getPin(BANK, {}, B), null, 'a contested token gets no PIN from the broker');
   b.release(A);
-  assert.equal(text(await b.getPin(BANK, {}, B)), '2222', 'once the impostor is gone, its own module gets it again');
+  // The broker cannot tell which of two modules naming one token is the impostor: whichever
+  // goes first takes the kept PIN with it, and the one left must be given the PIN again.
+  assert.equal(b.serves(B, BANK), true, 'once the other module is gone, B serves its token again');
+  assert.equal(b.has(BANK), false, 'but the PIN kept while the token was contested is gone');
+  assert.equal(await b.getPin(BANK, {}, B), null);
+});
+
+test('a module that named a token beside its own module is not handed its PIN when that module is removed', async (t) => {
+  const b = broker(t);
+  assert.ok(b.claim(B, BANK));
+  assert.ok(b.keep(B, BANK, Buffer.from('2222')));
+  assert.equal(b.claim(A, BANK), false);
+  b.release(B);
+  assert.equal(b.serves(A, BANK), true);
+  assert.equal(await b.getPin(BANK, {}, A), null, "the removed module's PIN does not pass to the other claimant");
 });
 
 test('release: a removed module leaves no PIN behind, and its tokens can be claimed again', async (t) => {
