@@ -71,6 +71,12 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<RunningA
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+  // An agent that ends before its test stops it is a finding: say how, with its last words.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`# tt-agent (pid ${child.pid}) ended on its own: ${signal ?? `exit ${code}`}; its log ends:\n${log.split('\n').slice(-40).join('\n')}\n`);
+  });
   const agent: RunningAgent = {
     sock,
     dir,
@@ -80,6 +86,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<RunningA
     log: () => log,
     waitForLog: (text, timeoutMs) => waitForLogText(() => log, text, timeoutMs),
     stop: async () => {
+      stopping = true;
       await killAndWait(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
