@@ -139,6 +139,7 @@ export async function startVcard(opts: VcardOptions = {}): Promise<Vcard> {
   if (opts.keys) env.VCARD_KEYS = opts.keys;
   const kit = (args: string[], timeout = 60_000) => execFileSync(KIT, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
   try {
+    await waitForVpcdPort();
     kit(['up']);
   } catch (err) {
     spawnSync(KIT, ['down'], { env, stdio: 'ignore', timeout: 30_000 });
@@ -223,3 +224,41 @@ export function writeAskpass(dir: string, name: string, answer: string): { file:
 
 /** Runs a command with a deadline; never throws on exit status (the sshd helper's runner). */
 export { run as runTool } from './sshd';
+
+/** The kit's reader: pcscd's vpcd driver listens on this fixed TCP port (CHANNELID 0x8C7B). */
+const VPCD_PORT = 0x8c7b;
+
+/**
+ * Waits until no socket on the machine has the vpcd port as its local port. The port lies in
+ * the kernel's ephemeral range, so an outgoing connection of another test (the TPM tests make
+ * hundreds, to swtpm) can be given it, and its TIME-WAIT holds it for a minute; vpcd binds
+ * without SO_REUSEADDR, fails with "Address already in use", and no card ever appears.
+ */
+export async function waitForVpcdPort(timeoutMs = 90_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const held = vpcdPortHolders();
+    if (held.length === 0) return;
+    if (Date.now() > end) throw new Error(`TCP port ${VPCD_PORT} (the emulated card's reader) stays in use: ${held.join('; ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** /proc/net/tcp{,6} lines whose local port is the vpcd port, as "state → remote". */
+function vpcdPortHolders(): string[] {
+  const port = `:${VPCD_PORT.toString(16).toUpperCase().padStart(4, '0')}`;
+  const out: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let lines: string[];
+    try {
+      lines = fs.readFileSync(table, 'utf8').split('\n').slice(1);
+    } catch {
+      continue;
+    }
+    for (const line of lines) {
+      const [, local, remote, state] = line.trim().split(/\s+/);
+      if (local?.endsWith(port)) out.push(`state 0x${state} to ${remote}`);
+    }
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN } from '../cli/pubkey-run';
-import { assertVcardPackages, lockVcard } from '../helpers/vcard';
+import { assertVcardPackages, lockVcard, waitForVpcdPort } from '../helpers/vcard';
 import { assertOneLineError, openssl } from './run';
 
 const KIT = path.resolve(__dirname, '../../../shared/vcard/vcard');
@@ -31,6 +31,7 @@ test.before(async () => {
   if (skip) return;
   assertVcardPackages();
   release = await lockVcard();
+  await waitForVpcdPort();
   execFileSync(KIT, ['up'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
   module = /OPENSC_MODULE=([^;]+);/.exec(execFileSync(KIT, ['env'], { env, encoding: 'utf8' }))![1];
   fs.writeFileSync(pinFile, '123456\n');
