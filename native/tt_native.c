@@ -4,6 +4,8 @@
  *   addEntropy(fd, data, entropyBits)  ioctl(fd, RNDADDENTROPY, struct rand_pool_info)
  *   peerCred(fd) -> { pid, uid, gid }  getsockopt(fd, SOL_SOCKET, SO_PEERCRED)
  *   setDumpable(flag) / getDumpable()  prctl(PR_SET_DUMPABLE / PR_GET_DUMPABLE)
+ *   initializeWithoutLocking(binding, path)  C_Initialize(NULL_PTR) through pkcs11js's list
+ *   pcscReaderState(name)              one PC/SC reader's state, off the event loop (pcsc.c)
  *
  * Plain N-API (node_api.h), so one build works on every Node release with the same
  * N-API version. Every failed call throws an Error whose .code is the errno name
@@ -24,6 +26,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "pcsc.h"
 
 #define CHECK(call)                                                            \
   do {                                                                         \
@@ -274,6 +278,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"initializeWithoutLocking", NULL, initialize_without_locking, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pcscReaderState", NULL, pcsc_reader_state, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

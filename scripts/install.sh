@@ -23,6 +23,7 @@ runtime_pkgs=(
   p11-kit         # module names (`tt-agent add opensc`)
   openssh-client  # ssh, ssh-add, ssh-keygen
   libglib2.0-bin  # gdbus: desktop notifications of key uses (notify yes in ~/.config/tt-agent/config)
+  libpcsclite1    # the agent asks pcscd whether a card left its reader mid-signature (reader-watch.ts)
 )
 build_pkgs=(
   make g++ python3  # node-gyp: the N-API addon and pkcs11js are built from source

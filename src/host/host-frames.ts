@@ -23,9 +23,8 @@ import { escapeLogText } from '../protocol/log-text';
 import { SshReader, SshWriter, WireError } from '../protocol/wire';
 import type { PinRequestReason } from '../pin/prompt-text';
 import type { TokenRef } from '../pin/token-ref';
-import type { TokenIdentity } from '../token-provider/provider';
 import type { HostErrorInfo } from './host-errors';
-import type { HostEvent, HostLoadLine, LoadResult } from './messages';
+import type { HostEvent, HostIdentity, HostLoadLine, LoadResult } from './messages';
 import type { PinOutcome } from './pin-request';
 
 /** Longest text field a host may send (labels are 32 bytes in PKCS#11; messages are one line). */
@@ -160,7 +159,7 @@ export function decodeHostEvent(p: Buffer): HostEvent {
 
 export function encodeLoadResult(res: LoadResult): Buffer {
   const w = new SshWriter().uint32(res.identities.length);
-  for (const i of res.identities) w.string(i.blob).string(i.comment).string(i.token);
+  for (const i of res.identities) w.string(i.blob).string(i.comment).string(i.token).string(i.slot);
   w.uint32(res.report.length);
   for (const l of res.report) {
     w.string(l.token).string(l.serial).uint32(l.added).bool(l.pinAccepted).bool(l.alreadyLoggedIn).bool(l.error !== undefined);
@@ -171,13 +170,15 @@ export function encodeLoadResult(res: LoadResult): Buffer {
 
 export function decodeLoadResult(p: Buffer): LoadResult {
   const r = new SshReader(p);
-  const identities: TokenIdentity[] = [];
+  const identities: HostIdentity[] = [];
   for (let n = readCount(r, 12, 'identities'); n > 0; n--) {
     const blob = r.string('key blob');
     if (blob.length > MAX_BLOB) throw new WireError('key blob too long');
     // The agent lists and signs by this blob: it must be a public key the agent can parse.
     const publicKey = decodePublicKeyBlob(blob);
-    identities.push({ blob: Buffer.from(blob), publicKey, comment: readText(r, 'key comment'), token: readText(r, 'token label') });
+    const comment = readText(r, 'key comment');
+    const token = readText(r, 'token label');
+    identities.push({ blob: Buffer.from(blob), publicKey, comment, token, slot: readText(r, 'slot description') });
   }
   const report: HostLoadLine[] = [];
   for (let n = readCount(r, 15, 'report lines'); n > 0; n--) {

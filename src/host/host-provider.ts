@@ -19,6 +19,9 @@ import { HostPinRequests } from './pin-request-agent';
 import { keepLoadPin } from './load-pins';
 import { LoadReplay } from './load-replay';
 import { spawnHostProcess, stopHostProcess, type HostProcess } from './host-process';
+import { settleAnswer, type Pending, type Running } from './running-host';
+import { ReaderWatch, usesPcsc, type ReadReader } from './reader-watch';
+import { pcscReaderState } from '../native';
 
 export type { HostProcess } from './host-process';
 
@@ -36,27 +39,12 @@ export interface HostProviderOptions {
   env?: NodeJS.ProcessEnv;
   /** Starts a host; default the real child process. The channel fuzzer plays the host here. */
   spawn?: (modulePath: string) => HostProcess;
+  /** Asks pcscd about a reader (reader-watch.ts); default the addon's. */
+  readReader?: ReadReader;
 }
 
 // What a host may make the agent buffer: far above a load report with hundreds of keys.
 const MAX_HOST_FRAME = 4 * 1024 * 1024;
-
-interface Pending {
-  kind: 'sign' | 'call';
-  decode: (payload: Buffer) => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  deadline: Deadline;
-}
-
-interface Running {
-  child: HostProcess['child'];
-  channel: Channel;
-  pending: Map<number, Pending>;
-  pins: HostPinRequests;
-  /** Set once the child is gone; every later request needs a new host. */
-  dead: boolean;
-}
 
 export function createHostProvider(modulePath: string, options: HostProviderOptions): HostProvider {
   return new HostProvider(modulePath, options);
@@ -68,6 +56,7 @@ export class HostProvider implements TokenProvider {
   private nextId = 1;
   /** The loads made, so a replacement host can load them again (it asks the broker for PINs). */
   private readonly loads = new LoadReplay();
+  private readonly readers: ReaderWatch;
   private restarts = 0;
   private lastCrash?: string;
   private closed = false;
@@ -82,6 +71,7 @@ export class HostProvider implements TokenProvider {
     this.signTimeoutMs = options.signTimeoutMs ?? 30_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 120_000;
     this.log = options.log ?? (() => undefined);
+    this.readers = new ReaderWatch({ read: options.readReader ?? pcscReaderState });
   }
 
   async load(pin: Buffer | null, uri?: string): Promise<{ identities: TokenIdentity[]; report: TokenLoadReport[] }> {
@@ -90,6 +80,7 @@ export class HostProvider implements TokenProvider {
     const result = await this.callOn(host, { op: 'load', pin: pin && Buffer.from(pin), uri }, decodeLoadResult, true);
     const kept = keepLoadPin(this.options.pins, this.modulePath, result, pin);
     this.loads.loaded(uri, kept.identities.map((i) => i.blob));
+    this.readers.loaded(result.identities);
     return kept;
   }
 
@@ -105,9 +96,16 @@ export class HostProvider implements TokenProvider {
     }
   }
 
-  private signOn(host: Running, blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
+  private async signOn(host: Running, blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
     host.pins.signStarted();
-    return this.request(host, 'sign', FrameKind.SIGN, encodeSign(blob, data, flags), checkSignatureBlob, this.signTimeoutMs, false) as Promise<Buffer>;
+    host.pcsc ??= usesPcsc(host.child.pid);
+    // A card pulled mid-signature can leave the module stuck; pcscd tells (reader-watch.ts).
+    const unwatch = host.pcsc ? this.readers.follow(blob, (why) => this.replace(host, `module host for ${this.modulePath} was killed: ${why}`)) : undefined;
+    try {
+      return (await this.request(host, 'sign', FrameKind.SIGN, encodeSign(blob, data, flags), checkSignatureBlob, this.signTimeoutMs, false)) as Buffer;
+    } finally {
+      unwatch?.();
+    }
   }
 
   /**
@@ -123,6 +121,7 @@ export class HostProvider implements TokenProvider {
       const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult, false, timeoutMs);
       if (this.closed || host !== this.host) return [];
       const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null, 'replay');
+      this.readers.loaded(result.identities);
       // Quiet when nothing came back: a miss while the token is out would log four times a second.
       if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
       return identities.map((i) => i.blob);
@@ -151,6 +150,7 @@ export class HostProvider implements TokenProvider {
   async close(): Promise<void> {
     this.closed = true;
     this.loads.clear();
+    this.readers.clear();
     this.options.pins.release(this.modulePath);
     const host = this.host;
     this.host = undefined;
@@ -216,6 +216,16 @@ export class HostProvider implements TokenProvider {
     return running;
   }
 
+  /**
+   * A host stuck in the module: its pending requests fail now, and it is marked gone at once, so
+   * the next request starts a new host instead of waiting for this one's exit.
+   */
+  private replace(host: Running, why: string): void {
+    if (host.dead) return;
+    this.onHostGone(host, why);
+    host.child.kill('SIGKILL');
+  }
+
   /** The host broke the channel's rules: logged, and it is replaced on the next use. */
   private kill(host: Running, why: string): void {
     if (host.dead) return;
@@ -250,21 +260,7 @@ export class HostProvider implements TokenProvider {
       else void host.pins.handle(ev);
       return;
     }
-    if (f.kind !== FrameKind.SIGNATURE && f.kind !== FrameKind.RESULT && f.kind !== FrameKind.ERROR) throw new Error(`frame of unknown kind ${f.kind}`);
-    const p = host.pending.get(f.id);
-    if (!p) {
-      // Answered after its timeout (the host was then killed), or an id never used.
-      if (f.id === 0 || f.id >= this.nextId) throw new Error(`answer to request ${f.id}, which was never sent`);
-      return;
-    }
-    if (f.kind === FrameKind.SIGNATURE && p.kind !== 'sign') throw new Error('SIGNATURE frame answering a call');
-    if (f.kind === FrameKind.RESULT && p.kind !== 'call') throw new Error('RESULT frame answering a signature');
-    // Decoded before the request is settled: a bad payload kills the host, which fails the request.
-    const value = f.kind === FrameKind.ERROR ? new HostRequestError(decodeHostError(f.payload)) : p.decode(f.payload);
-    host.pending.delete(f.id);
-    p.deadline.cancel();
-    if (value instanceof HostRequestError) p.reject(value);
-    else p.resolve(value);
+    settleAnswer(host, f, this.nextId);
   }
 
   private async callOn<T>(host: Running, call: HostCall, decode: (p: Buffer) => T, secret = false, timeoutMs = this.callTimeoutMs): Promise<T> {
@@ -285,9 +281,7 @@ export class HostProvider implements TokenProvider {
         host.pending.delete(id);
         reject(new HostTimeoutError(`module ${this.modulePath} did not answer within ${timeoutMs / 1000} s`));
         // A module stuck in C_Sign would hold every later request too: replace the host.
-        // Marked gone now, so the next request starts a new host instead of waiting for the exit.
-        this.onHostGone(host, `module host for ${this.modulePath} stopped answering for ${timeoutMs / 1000} s and was killed`);
-        host.child.kill('SIGKILL');
+        this.replace(host, `module host for ${this.modulePath} stopped answering for ${timeoutMs / 1000} s and was killed`);
       });
       host.pending.set(id, { kind, decode, resolve, reject, deadline });
       host.channel.send(frameKind, id, payload, secret);

@@ -24,8 +24,18 @@ export interface HostLoadLine extends TokenLoadReport {
   alreadyLoggedIn: boolean;
 }
 
+/** A key as a host reports it: where it sits, too. */
+export interface HostIdentity extends TokenIdentity {
+  /**
+   * CK_SLOT_INFO.slotDescription of the key's slot ('' when none). For the modules that talk to
+   * pcscd (OpenSC, ykcs11, and both behind p11-kit-proxy) it is the reader's name, which lets
+   * the agent ask pcscd whether the card is still there (reader-watch.ts).
+   */
+  slot: string;
+}
+
 export interface LoadResult {
-  identities: TokenIdentity[];
+  identities: HostIdentity[];
   report: HostLoadLine[];
 }
 

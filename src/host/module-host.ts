@@ -2,7 +2,6 @@
 // sign, report state. Runs inside the host child process (main.ts), and can run in-process
 // for measurements and tests of the token layer alone.
 import * as fs from 'node:fs';
-import type { TokenIdentity } from '../token-provider/provider';
 import { TokenError } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/discover';
 import { openModule, type Pkcs11Module } from '../pkcs11/module';
@@ -13,7 +12,7 @@ import { selectKeyPairs, selectTokens } from '../pkcs11/select';
 import { parsePkcs11Uri } from '../pkcs11/uri';
 import { encodePublicKeyBlob } from '../protocol/key-blob';
 import { HostToken, type HostKey } from './host-token';
-import type { HostLoadLine, HostStatus, LoadResult } from './messages';
+import type { HostIdentity, HostLoadLine, HostStatus, LoadResult } from './messages';
 import type { PinSource } from './pin-request';
 import { PresenceWatch } from './presence-watch';
 import type { Hinted } from '../hint';
@@ -78,7 +77,7 @@ export class ModuleHost {
       return selectTokens(module, uri);
     });
 
-    const identities: TokenIdentity[] = [];
+    const identities: HostIdentity[] = [];
     const report: HostLoadLine[] = [];
     let rejectedBy: string | undefined;
     for (const t of selected) {
@@ -154,7 +153,7 @@ export class ModuleHost {
   }
 
   /** Registers a signing key of `entry` and returns its identity; undefined when it cannot sign. */
-  private addKey(entry: HostToken, pair: KeyPair): TokenIdentity | undefined {
+  private addKey(entry: HostToken, pair: KeyPair): HostIdentity | undefined {
     const hidden = pair.issues.some((i) => i.code === 'private-key-hidden');
     if (!pair.publicKey || !(pair.canSign || (hidden && entry.login === 'deferred'))) {
       if (pair.privateKey) this.log('warn', `token ${entry.label}: key ${pair.label || pair.id.toString('hex')} skipped: ${pair.problems.join('; ')}`);
@@ -170,7 +169,7 @@ export class ModuleHost {
       this.keys.set(mapKey, { key, token: entry });
       entry.keys.push(key);
     }
-    return { blob, publicKey: pair.publicKey, comment: pair.comment || this.modulePath, token: entry.label };
+    return { blob, publicKey: pair.publicKey, comment: pair.comment || this.modulePath, token: entry.label, slot: entry.token.slot.description };
   }
 }
 

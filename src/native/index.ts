@@ -15,6 +15,7 @@ interface TtNative {
   setDumpable(flag: boolean): void;
   getDumpable(): boolean;
   initializeWithoutLocking(binding: object, modulePath: string): number;
+  pcscReaderState(name: string): Promise<PcscReaderState | null>;
 }
 
 /** The addon's .node file was not built (or not for this Node / platform). */
@@ -99,4 +100,24 @@ export function socketFd(socket: unknown): number {
   const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new TypeError('socket has no file descriptor (closed, or not fd-backed)');
   return fd;
+}
+
+/** One PC/SC reader as pcscd sees it: a card in it, and its insert/remove event counter. */
+export interface PcscReaderState {
+  present: boolean;
+  events: number;
+}
+
+/**
+ * Asks pcscd about one reader, off the event loop. null where that cannot be answered: no
+ * addon, no libpcsclite, no pcscd, or no reader of that name.
+ */
+export async function pcscReaderState(name: string): Promise<PcscReaderState | null> {
+  let native: TtNative;
+  try {
+    native = load();
+  } catch {
+    return null;
+  }
+  return native.pcscReaderState(name);
 }

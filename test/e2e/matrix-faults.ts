@@ -49,17 +49,20 @@ function readStatus(pid: number): string {
 
 /**
  * The agent signs in a loop with the card's 9a key through p11-kit-proxy → opensc-pkcs11; the
- * card is pulled out and put back meanwhile. One signature must succeed within 2 s of the
- * re-insertion, and none may hang. p11-kit initialises the modules it loads with
+ * card is pulled out and put back meanwhile. No signature may take 2 s or more, and one must
+ * succeed within 2 s of the re-insertion. p11-kit initialises the modules it loads with
  * CKF_OS_LOCKING_OK and its own mutexes whatever its caller asks (pkcs11.conf has no setting
- * for it), and OpenSC 0.23 then deadlocks when a signature meets the removal: the module host
- * is stuck until the agent's sign watchdog replaces it. The test sets that watchdog to 3 s
- * (TT_AGENT_SIGN_TIMEOUT_MS; 30 s by default) and reports how many signatures it cut short.
+ * for it), and OpenSC 0.23 then deadlocks, now and then, when a signature meets the removal:
+ * the agent sees through pcscd that the card left and replaces the stuck host
+ * (src/host/reader-watch.ts). The agent keeps its default 30 s sign watchdog; the test reports
+ * how many signatures the reader watch ended (test/e2e/reader-watch.test.ts forces that case).
  */
 export async function pullDuringSigning(t: test.TestContext, card: Vcard): Promise<void> {
   const view = await makeP11KitView({ 'tt-opensc': card.module });
   t.after(() => view.cleanup());
-  const agent = await startAgent({ env: { ...card.env, TT_AGENT_SIGN_TIMEOUT_MS: String(WATCHDOG_MS) }, wrap: view.ns.wrap });
+  const agentEnv: NodeJS.ProcessEnv = { ...card.env };
+  delete agentEnv.TT_AGENT_SIGN_TIMEOUT_MS;
+  const agent = await startAgent({ env: agentEnv, wrap: view.ns.wrap });
   t.after(() => agent.stop());
   const askpass = writeAskpass(agent.dir, 'pin', VCARD_PIN);
   const env = { ...agent.env, SSH_ASKPASS: askpass.file, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
@@ -97,7 +100,7 @@ export async function pullDuringSigning(t: test.TestContext, card: Vcard): Promi
   await wait(() => durations.length >= failedFrom + 3, 30_000, 'signatures while the card is out');
   // The deadlock strikes only when a signature is at the card in the ≈0.2 s before pcscd
   // notices the removal. Either way the host is now replaced while the card is out, as the
-  // watchdog does, and the next signature starts one that finds no card.
+  // reader watch does, and the next signature starts one that finds no card.
   await restartHost(env, 'SIGKILL', 30_000);
   const replacedAt = durations.length;
   await wait(() => durations.length >= replacedAt + 2, 30_000, 'signatures on a new host while the card is out');
@@ -105,17 +108,15 @@ export async function pullDuringSigning(t: test.TestContext, card: Vcard): Promi
   card.insert();
   await wait(() => stop, 20_000, 'a signature after re-insertion').finally(() => (stop = true));
   await loop;
-  const cut = durations.filter((d) => d >= WATCHDOG_MS).length;
+  const ended = agent.log().split('\n').filter((l) => /during a signature and the module has not answered since; its keys fail/.test(l)).length;
   const restarts = JSON.parse((await run(process.execPath, [TT_AGENT_BIN, 'status', '--json'], { env })).stdout).modules[0].host.restarts;
   t.diagnostic(
-    `p11-kit-proxy hot-plug: ${durations.length} signatures, longest ${Math.max(...durations)} ms, ${cut} cut short by the ${WATCHDOG_MS} ms watchdog, ` +
+    `p11-kit-proxy hot-plug: ${durations.length} signatures, longest ${Math.max(...durations)} ms, ${ended} stuck in OpenSC and ended by the reader watch, ` +
       `${restarts} host restarts, signing again ${recoveredAfter} ms after re-insertion`,
   );
-  assert.ok(Math.max(...durations) < WATCHDOG_MS + 2000, `no signature outlives the watchdog: ${durations.join(', ')} ms`);
+  assert.ok(Math.max(...durations) < 2000, `no signature takes 2 s: ${durations.join(', ')} ms\n${logTail()}`);
   assert.ok(recoveredAfter >= 0 && recoveredAfter <= 2000, `signing again within 2 s of re-insertion (took ${recoveredAfter} ms)\n${agent.log().slice(-3000)}`);
 }
-
-const WATCHDOG_MS = 3000;
 
 async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;

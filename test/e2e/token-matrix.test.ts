@@ -132,10 +132,11 @@ test('ykcs11 on the emulated PIV card: RSA-2048 (9a) and P-256 (9c, PIN always)'
   await matrix(t, s);
 });
 
-// Behind the proxy OpenSC deadlocks when a signature meets the removal (p11-kit always
-// initialises it with CKF_OS_LOCKING_OK): the sign watchdog replaces the module host, and the
-// new host, started while the card is out, has none of its keys until a signature naming one
-// loads the card again (src/host/load-replay.ts).
+// Behind the proxy OpenSC may deadlock when a signature meets the removal (p11-kit always
+// initialises it with CKF_OS_LOCKING_OK): the agent sees through pcscd that the card left and
+// replaces the module host (src/host/reader-watch.ts), and the new host, started while the
+// card is out, has none of its keys until a signature naming one loads the card again
+// (src/host/load-replay.ts).
 test('p11-kit-proxy in front of OpenSC: card pulled during signing, no hang, signing again within 2 s', { skip: vcardSkipReason() || p11kitSkipReason(), timeout: 150_000 }, async (t) => {
   const card = await startVcard();
   t.after(() => card.down());

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { ADDON_PATH, addEntropy, getDumpable, peerCred, setDumpable, socketFd } from '../../src/native';
+import { ADDON_PATH, addEntropy, getDumpable, pcscReaderState, peerCred, setDumpable, socketFd } from '../../src/native';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -152,4 +152,17 @@ test('addEntropy: EPERM as an ordinary user', { skip: !isRoot && 'needs root to 
 test('addEntropy: EPERM as root without CAP_SYS_ADMIN', { skip: (!isRoot || !fs.existsSync('/usr/bin/setpriv')) && 'needs root and setpriv' }, () => {
   const r = runChild(EPERM_SCRIPT, { argv0: ['/usr/bin/setpriv', '--bounding-set=-sys_admin', '--inh-caps=-sys_admin'] });
   assert.equal(r.stdout.trim(), 'EPERM ioctl(RNDADDENTROPY): Operation not permitted', r.stderr);
+});
+
+// A reader that is there is asked about in test/e2e/reader-watch.test.ts (the emulated card
+// behind the real pcscd); here, what a caller gets where there is nothing to tell.
+test('pcscReaderState: a reader pcscd does not know, or no pcscd at all, is null; a bad name throws', async () => {
+  assert.equal(await pcscReaderState('tt-agent test: no such reader 00 00'), null);
+  const native = require(ADDON_PATH) as { pcscReaderState(name: unknown): Promise<unknown> };
+  assert.throws(() => native.pcscReaderState(''), TypeError);
+  assert.throws(() => native.pcscReaderState(42), TypeError);
+  assert.throws(() => native.pcscReaderState('x'.repeat(200)), TypeError);
+  // A promise per call, settled off the event loop: many at once all settle.
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => pcscReaderState(`none ${i}`)));
+  assert.deepEqual(many, Array(20).fill(null));
 });
