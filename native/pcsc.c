@@ -1,17 +1,22 @@
 /*
- * pcscReaderState(name) -> Promise<{ present, events } | null>
+ * pcscReaderState(name) -> Promise<{ known, present, events } | null>
  *
- * What pcscd says of one reader, asked off the event loop (libuv's thread pool) so a slow or
- * stuck pcscd never stalls the caller. The agent uses it to see a card leave its reader while
- * a module host is stuck inside the module (OpenSC 0.23 with OS locking deadlocks there, and
- * the host's own presence watch waits on the same lock). libpcsclite is opened with dlopen on
- * first use, so the addon links nothing new and works, answering null, where PC/SC is absent.
+ * What pcscd says of one reader, asked on libuv's thread pool so the event loop never waits
+ * for pcscd. (pcsc-lite's client waits for pcscd's answer without a time limit: a wedged pcscd
+ * holds that pool thread, so the caller limits its questions — src/host/reader-watch.ts.) The
+ * agent uses it to see a card leave its reader while a module host is stuck inside the module
+ * (OpenSC 0.23 with OS locking deadlocks there, and the host's own presence watch waits on the
+ * same lock). libpcsclite is opened with dlopen on first use, so the addon links nothing new.
+ * Each question opens and closes its own pcscd context: questions are rare (only while a
+ * watched signature is pending) and a context kept open would go stale when pcscd restarts.
  *
- * `events` is pcsc-lite's per-reader event counter (the high 16 bits of dwEventState): it
- * grows on every removal and insertion, so a card pulled and put back between two looks is
- * still seen. null: no libpcsclite, no pcscd, or no reader by that name (a slot description
- * that names no PC/SC reader). OpenSC cuts slot descriptions to 64 characters, so a name of
- * that length also matches the one reader whose name starts with it.
+ * known: pcscd has a reader of that name (false: none — a slot description that names no
+ * PC/SC reader, or a USB token that was its own reader and is gone). events: pcsc-lite's
+ * per-reader event counter (the high 16 bits of dwEventState), which grows on every removal
+ * and insertion, so a card pulled and put back between two looks is still seen. null: pcscd
+ * could not be asked (no libpcsclite, no pcscd). OpenSC cuts slot descriptions to 64
+ * characters (and tt-agent trims the trailing blanks), so a name not found as it is also
+ * matches the one reader longer than 64 characters whose cut name it is.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -69,37 +74,49 @@ typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   char name[PCSC_NAME_MAX];
+  bool asked; /* pcscd answered */
   bool known;
   bool present;
   unsigned events;
 } state_job;
 
-static bool look(pcsc_context ctx, const char *name, state_job *job) {
+enum look_result { LOOK_FAILED, LOOK_UNKNOWN, LOOK_KNOWN };
+
+static enum look_result look(pcsc_context ctx, const char *name, state_job *job) {
   pcsc_readerstate rs;
   memset(&rs, 0, sizeof rs);
   rs.szReader = name;
   rs.dwCurrentState = PCSC_STATE_UNAWARE;
-  if (pcsc.status_change(ctx, 0, &rs, 1) != 0 || (rs.dwEventState & PCSC_STATE_UNKNOWN)) return false;
+  pcsc_long rv = pcsc.status_change(ctx, 0, &rs, 1);
+  if (rv == PCSC_E_UNKNOWN_READER || (rv == 0 && (rs.dwEventState & PCSC_STATE_UNKNOWN))) return LOOK_UNKNOWN;
+  if (rv != 0) return LOOK_FAILED;
   job->known = true;
   job->present = (rs.dwEventState & PCSC_STATE_PRESENT) != 0;
   job->events = (unsigned)(rs.dwEventState >> 16) & 0xffff;
-  return true;
+  return LOOK_KNOWN;
 }
 
-/* A name cut to OpenSC's 64 characters: the one reader whose full name starts with it. */
-static void look_by_prefix(pcsc_context ctx, state_job *job) {
+/* The length of `name` cut to OpenSC's slot description, trailing blanks trimmed. */
+static size_t cut_length(const char *name) {
+  size_t n = strnlen(name, OPENSC_SLOT_DESCRIPTION_LEN);
+  while (n > 0 && name[n - 1] == ' ') n--;
+  return n;
+}
+
+/* The one reader longer than OpenSC's 64 characters whose cut name is job->name. */
+static enum look_result look_cut(pcsc_context ctx, state_job *job) {
   char list[4096];
   pcsc_dword len = sizeof list;
-  if (pcsc.list_readers(ctx, NULL, list, &len) != 0 || len == 0 || len > sizeof list) return;
+  if (pcsc.list_readers(ctx, NULL, list, &len) != 0 || len == 0 || len > sizeof list) return LOOK_UNKNOWN;
   list[sizeof list - 1] = '\0';
-  size_t prefix = strlen(job->name);
+  size_t want = strlen(job->name);
   const char *match = NULL;
-  for (const char *r = list; *r != '\0' && r < list + len; r += strlen(r) + 1) {
-    if (strncmp(r, job->name, prefix) != 0) continue;
-    if (match != NULL) return; /* two readers fit: name none */
+  for (const char *r = list; r < list + len && *r != '\0'; r += strlen(r) + 1) {
+    if (strlen(r) <= OPENSC_SLOT_DESCRIPTION_LEN || cut_length(r) != want || strncmp(r, job->name, want) != 0) continue;
+    if (match != NULL) return LOOK_UNKNOWN; /* two readers fit: name none */
     match = r;
   }
-  if (match != NULL) look(ctx, match, job);
+  return match != NULL ? look(ctx, match, job) : LOOK_UNKNOWN;
 }
 
 static void state_execute(napi_env env, void *data) {
@@ -109,16 +126,20 @@ static void state_execute(napi_env env, void *data) {
   if (!pcsc_loaded) return;
   pcsc_context ctx;
   if (pcsc.establish(PCSC_SCOPE_SYSTEM, NULL, NULL, &ctx) != 0) return;
-  if (!look(ctx, job->name, job) && strlen(job->name) >= OPENSC_SLOT_DESCRIPTION_LEN) look_by_prefix(ctx, job);
+  enum look_result r = look(ctx, job->name, job);
+  if (r == LOOK_UNKNOWN && strlen(job->name) <= OPENSC_SLOT_DESCRIPTION_LEN) r = look_cut(ctx, job);
+  job->asked = r != LOOK_FAILED;
   pcsc.release(ctx);
 }
 
 static void state_complete(napi_env env, napi_status status, void *data) {
   state_job *job = data;
-  napi_value result = NULL, present, events;
-  if (status == napi_ok && job->known && napi_create_object(env, &result) == napi_ok &&
+  napi_value result = NULL, known, present, events;
+  if (status == napi_ok && job->asked && napi_create_object(env, &result) == napi_ok &&
+      napi_get_boolean(env, job->known, &known) == napi_ok &&
       napi_get_boolean(env, job->present, &present) == napi_ok &&
       napi_create_uint32(env, job->events, &events) == napi_ok &&
+      napi_set_named_property(env, result, "known", known) == napi_ok &&
       napi_set_named_property(env, result, "present", present) == napi_ok &&
       napi_set_named_property(env, result, "events", events) == napi_ok) {
     napi_resolve_deferred(env, job->deferred, result);
@@ -146,14 +167,26 @@ napi_value pcsc_reader_state(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pcscReaderState(name: string of 1 to 126 bytes)");
     return NULL;
   }
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "ttPcscReaderState", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, state_execute, state_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    /* A promise made but never settled would leak its caller; fail loudly instead. */
+  if (napi_create_string_utf8(env, "ttPcscReaderState", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, state_execute, state_complete, job, &job->work) != napi_ok) {
     free(job);
-    napi_throw_error(env, "ERR_TT_NATIVE", "pcscReaderState: could not queue the request");
+    napi_throw_error(env, "ERR_TT_NATIVE", "pcscReaderState: could not create the request");
     return NULL;
+  }
+  /* The promise last, so every failure before it leaves nothing unsettled behind. */
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    free(job);
+    napi_throw_error(env, "ERR_TT_NATIVE", "pcscReaderState: could not create the promise");
+    return NULL;
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_value err, msg;
+    napi_create_string_utf8(env, "pcscReaderState: could not queue the request", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, job->deferred, err);
+    napi_delete_async_work(env, job->work);
+    free(job);
   }
   return promise;
 }

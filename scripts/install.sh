@@ -107,7 +107,16 @@ if [ ! -d node_modules/pkcs11js ] || [ package.json -nt node_modules/.package-lo
   npm ci --no-audit --no-fund --loglevel=error >/dev/null ||
     die "npm ci failed: run 'npm ci' to see why (it needs make, g++, python3 and Node's headers)."
 fi
-if [ ! -f build/Release/tt_native.node ]; then
+# Also when its sources are newer than the build: a checkout updated in place keeps the old addon.
+stale_native() {
+  local src
+  [ -f build/Release/tt_native.node ] || return 0
+  for src in native/* binding.gyp; do
+    [ "$src" -nt build/Release/tt_native.node ] && return 0
+  done
+  return 1
+}
+if stale_native; then
   say "building the native addon"
   npm run --silent build:native >/dev/null || die "building the native addon failed: run 'npm run build:native' to see why (it needs make, g++ and python3)."
 fi

@@ -120,13 +120,18 @@ function checkPrivate(dir: string): void {
   }
 }
 
-type Native = { setDumpable(flag: boolean): void; peerCred(fd: number): { uid: number; pid: number } };
+type Native = { setDumpable(flag: boolean): void; peerCred(fd: number): { uid: number; pid: number }; nativeMissing(): string[] };
 
 function loadNative(log: AgentLog): Native | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('../native') as { nativeAvailable(): boolean } & Native;
-    if (mod.nativeAvailable()) return mod;
+    if (!mod.nativeAvailable()) return undefined;
+    const missing = mod.nativeMissing();
+    if (missing.length > 0) {
+      log('warn', `the native addon is older than this tt-agent (it lacks ${missing.join(', ')}): run "npm run build:native" in the tt-agent package; until then a card pulled during a signature can hold that signature until the sign timeout`);
+    }
+    return mod;
   } catch (err) {
     log('debug', `native addon wrapper failed to load: ${(err as Error).message}`);
   }

@@ -49,8 +49,14 @@ export async function runForeground(args: AgentArgs, shell: Shell): Promise<numb
   if (early.signal) process.kill(process.pid, early.signal);
   else if (fd === undefined && socketPath) process.stdout.write(envLines(shell, socketPath, process.pid));
   await daemon.stopped;
+  // Everything is closed, so the process ends once its event loop drains. One thing could
+  // still hold it: a question to a wedged pcscd on the thread pool (src/host/reader-watch.ts;
+  // pcsc-lite waits without a limit). A stop must end the process all the same.
+  setTimeout(() => process.exit(0), STOP_DRAIN_MS).unref();
   return 0;
 }
+
+const STOP_DRAIN_MS = 2000;
 
 function catchStopSignals(): { signal?: NodeJS.Signals; release(): void } {
   const state: { signal?: NodeJS.Signals; release(): void } = { release: () => undefined };

@@ -165,6 +165,7 @@ export function encodeLoadResult(res: LoadResult): Buffer {
     w.string(l.token).string(l.serial).uint32(l.added).bool(l.pinAccepted).bool(l.alreadyLoggedIn).bool(l.error !== undefined);
     if (l.error) w.string(l.error.ckr ?? '').string(l.error.message);
   }
+  w.bool(res.pcsc);
   return w.toBuffer();
 }
 
@@ -196,8 +197,9 @@ export function decodeLoadResult(p: Buffer): LoadResult {
     }
     report.push(line);
   }
+  const pcsc = r.bool();
   r.expectEnd('load result');
-  return { identities, report };
+  return { identities, report, pcsc };
 }
 
 /** An SSH signature blob: string algorithm, string signature, nothing more. */

@@ -12,7 +12,7 @@ import type { TokenIdentity, TokenLoadReport, TokenProvider } from '../token-pro
 import { Channel, ChannelError, FrameKind, encodeSign, type Frame } from './channel';
 import { Deadline } from './deadline';
 import { HostCrashedError, HostRequestError, HostTimeoutError } from './host-errors';
-import { checkSignatureBlob, decodeEmptyResult, decodeHostError, decodeHostEvent, decodeLoadResult } from './host-frames';
+import { checkSignatureBlob, decodeEmptyResult, decodeHostEvent, decodeLoadResult } from './host-frames';
 import { decodeHostStatus } from './host-status';
 import type { HostCall, HostStatus, LoadResult, ProviderStatus } from './messages';
 import { HostPinRequests } from './pin-request-agent';
@@ -20,7 +20,7 @@ import { keepLoadPin } from './load-pins';
 import { LoadReplay } from './load-replay';
 import { spawnHostProcess, stopHostProcess, type HostProcess } from './host-process';
 import { settleAnswer, type Pending, type Running } from './running-host';
-import { ReaderWatch, usesPcsc, type ReadReader } from './reader-watch';
+import { ReaderWatch, type ReadReader } from './reader-watch';
 import { pcscReaderState } from '../native';
 
 export type { HostProcess } from './host-process';
@@ -80,7 +80,8 @@ export class HostProvider implements TokenProvider {
     const result = await this.callOn(host, { op: 'load', pin: pin && Buffer.from(pin), uri }, decodeLoadResult, true);
     const kept = keepLoadPin(this.options.pins, this.modulePath, result, pin);
     this.loads.loaded(uri, kept.identities.map((i) => i.blob));
-    this.readers.loaded(result.identities);
+    this.readers.loaded(kept.identities);
+    host.pcsc = result.pcsc;
     return kept;
   }
 
@@ -98,7 +99,6 @@ export class HostProvider implements TokenProvider {
 
   private async signOn(host: Running, blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
     host.pins.signStarted();
-    host.pcsc ??= usesPcsc(host.child.pid);
     // A card pulled mid-signature can leave the module stuck; pcscd tells (reader-watch.ts).
     const unwatch = host.pcsc ? this.readers.follow(blob, (why) => this.replace(host, `module host for ${this.modulePath} was killed: ${why}`)) : undefined;
     try {
@@ -121,7 +121,8 @@ export class HostProvider implements TokenProvider {
       const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult, false, timeoutMs);
       if (this.closed || host !== this.host) return [];
       const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null, 'replay');
-      this.readers.loaded(result.identities);
+      this.readers.loaded(identities);
+      host.pcsc = result.pcsc;
       // Quiet when nothing came back: a miss while the token is out would log four times a second.
       if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
       return identities.map((i) => i.blob);

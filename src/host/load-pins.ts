@@ -7,8 +7,8 @@
 // then — another module's, or one no module holds now — gets neither keys nor a PIN.
 import type { PinBroker } from '../pin/broker';
 import type { TokenRef } from '../pin/token-ref';
-import type { TokenIdentity, TokenLoadReport } from '../token-provider/provider';
-import type { LoadResult } from './messages';
+import type { TokenLoadReport } from '../token-provider/provider';
+import type { HostIdentity, LoadResult } from './messages';
 
 export function keepLoadPin(
   broker: PinBroker,
@@ -16,7 +16,7 @@ export function keepLoadPin(
   result: LoadResult,
   pin: Buffer | null,
   kind: 'add' | 'replay' = 'add',
-): { identities: TokenIdentity[]; report: TokenLoadReport[] } {
+): { identities: HostIdentity[]; report: TokenLoadReport[] } {
   const refused = new Set<string>();
   const report: TokenLoadReport[] = [];
   for (const line of result.report) {

@@ -37,6 +37,12 @@ export interface HostIdentity extends TokenIdentity {
 export interface LoadResult {
   identities: HostIdentity[];
   report: HostLoadLine[];
+  /**
+   * libpcsclite is loaded in the host: its module talks to pcscd. Told by the host, which
+   * reads its own /proc/self/maps — the agent cannot read a host's maps (hosts are not
+   * dumpable). A host that says so without need only costs itself a few questions to pcscd.
+   */
+  pcsc: boolean;
 }
 
 export interface TokenStatus {

@@ -111,7 +111,7 @@ export class ModuleHost {
         this.log('warn', `loading token ${entry.label}: ${(err as Error).message}`);
       }
     }
-    return { identities, report };
+    return { identities, report, pcsc: mapsPcscLite() };
   }
 
   async sign(blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
@@ -178,5 +178,17 @@ function safeRealpath(p: string): string {
     return fs.realpathSync(p);
   } catch {
     return p;
+  }
+}
+
+/**
+ * Whether libpcsclite is mapped in this process: the module talks to pcscd (OpenSC and ykcs11
+ * load it at C_Initialize, also behind p11-kit-proxy), so the agent may watch its readers.
+ */
+function mapsPcscLite(): boolean {
+  try {
+    return /\/libpcsclite\.so[^/\n]*$/m.test(fs.readFileSync('/proc/self/maps', 'latin1'));
+  } catch {
+    return false;
   }
 }

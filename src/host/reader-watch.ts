@@ -4,19 +4,29 @@
 // signature holds, and a quick signature runs on its event loop. Only the sign watchdog (30 s
 // by default, long enough for a PIN pad or a touch) would end it. So while a signature of a
 // module that talks to pcscd is pending, the agent asks pcscd itself about the key's reader
-// (the slot description names it): once the card there is gone, or was pulled and put back
-// (pcsc-lite's event counter moved), the signature cannot succeed any more, and a module
-// that is not stuck answers within milliseconds with CKR_DEVICE_REMOVED. One still silent
-// GRACE_MS later is stuck: the provider replaces its host, as the watchdog would, seconds to
-// minutes sooner. A module that does not talk to pcscd is never watched: nothing is asked of
-// pcscd for SoftHSM, TPM or opencryptoki keys.
-import * as fs from 'node:fs';
+// (the slot description names it): once the card there is gone, was pulled and put back
+// (pcsc-lite's event counter moved), or the reader itself went (a USB token is its own
+// reader), the signature cannot succeed any more, and a module that is not stuck answers
+// within milliseconds with CKR_DEVICE_REMOVED. One still silent GRACE_MS later is stuck: the
+// provider replaces its host, as the watchdog would, seconds to minutes sooner. Modules that
+// do not load libpcsclite (SoftHSM, TPM, opencryptoki) are never watched.
+import { performance } from 'node:perf_hooks';
 import type { PcscReaderState } from '../native';
 
 /** How often pcscd is asked while a watched signature is pending (one thread-pool call each). */
 export const POLL_MS = 150;
 /** How long a module may stay silent after its card left, before it is taken as stuck. */
 export const GRACE_MS = 300;
+/**
+ * pcsc-lite's client waits for pcscd without a time limit, so a wedged pcscd holds a thread
+ * of libuv's pool (4 by default, shared with file and crypto work) per question. A question
+ * unanswered this long counts as "cannot ask"; it keeps its thread, and no other question is
+ * asked about that reader until it returns. At most MAX_ASKING questions are out at once.
+ */
+export const ASK_LIMIT_MS = 1000;
+export const MAX_ASKING = 2;
+/** pcsc-lite's reader names are shorter (MAX_READERNAME 128); a longer slot is not a reader. */
+const MAX_READER_NAME = 126;
 
 export type ReadReader = (name: string) => Promise<PcscReaderState | null>;
 
@@ -27,11 +37,12 @@ export interface ReaderWatchOptions {
   now?: () => number;
 }
 
+/** Questions out to pcscd, shared by every watch of the agent: one per reader at a time. */
+const asking = new Map<string, Promise<PcscReaderState | null>>();
+
 export class ReaderWatch {
-  /** latin1 key blob → the reader (slot description) its token sat in when loaded. */
-  private readonly readers = new Map<string, string>();
-  /** One question per reader at a time, shared by every signature waiting on it. */
-  private readonly asking = new Map<string, Promise<PcscReaderState | null>>();
+  /** latin1 key blob → the reader its token sat in when loaded; null when two readers hold it. */
+  private readonly readers = new Map<string, string | null>();
   private readonly pollMs: number;
   private readonly graceMs: number;
   private readonly now: () => number;
@@ -39,12 +50,21 @@ export class ReaderWatch {
   constructor(private readonly options: ReaderWatchOptions) {
     this.pollMs = options.pollMs ?? POLL_MS;
     this.graceMs = options.graceMs ?? GRACE_MS;
-    this.now = options.now ?? Date.now;
+    // Monotonic: a clock step must not shorten the grace.
+    this.now = options.now ?? (() => performance.now());
   }
 
-  /** Keys a load reported, with their slots. */
+  /**
+   * Keys the agent kept from a load, with their slots. A key found in two readers (the same
+   * key on a backup card) is not watched: pulling the other card must not end its signature.
+   */
   loaded(identities: readonly { blob: Buffer; slot: string }[]): void {
-    for (const i of identities) if (i.slot) this.readers.set(i.blob.toString('latin1'), i.slot);
+    for (const i of identities) {
+      const key = i.blob.toString('latin1');
+      const slot = i.slot && i.slot.length <= MAX_READER_NAME ? i.slot : null;
+      const known = this.readers.get(key);
+      this.readers.set(key, known === undefined || known === slot ? slot : null);
+    }
   }
 
   clear(): void {
@@ -53,28 +73,35 @@ export class ReaderWatch {
 
   /**
    * Follows one pending signature with `blob`. Calls `stuck(why)` at most once, when the card
-   * in the key's reader left (or was replaced) and the signature is still pending GRACE_MS
-   * after that was seen. Returns the function that ends the watch: call it when the signature
-   * settles. Nothing is watched for a key with no slot description or one pcscd does not know.
+   * in the key's reader left (or was replaced, or the reader went) and the signature is still
+   * pending GRACE_MS after that was seen. Returns the function that ends the watch: call it
+   * when the signature settles. A key with no slot description is not watched; nor is one
+   * whose slot pcscd does not know as a reader when the signature starts.
    */
   follow(blob: Buffer, stuck: (why: string) => void): () => void {
     const reader = this.readers.get(blob.toString('latin1'));
-    if (reader === undefined) return () => undefined;
+    if (!reader) return () => undefined;
     let ended = false;
     let timer: NodeJS.Timeout | undefined;
     let baseline: PcscReaderState | undefined;
     let changedAt: number | undefined;
+    let how = '';
     const look = async (): Promise<void> => {
       timer = undefined;
-      const state = await this.ask(reader);
+      const state = await ask(this.options.read, reader);
       if (ended) return;
-      // Not a PC/SC reader, or pcscd gone: nothing to compare, so nothing is concluded.
-      if (state === null) return;
-      baseline ??= state;
-      if (!state.present || state.events !== baseline.events) changedAt ??= this.now();
+      // null: pcscd could not be asked this time (restarting, wedged); nothing is concluded.
+      if (state !== null) {
+        if (baseline === undefined && !state.known) return; // a slot that is no PC/SC reader
+        baseline ??= state;
+        const now = cardChange(baseline, state);
+        if (now && changedAt === undefined) {
+          changedAt = this.now();
+          how = now;
+        }
+      }
       if (changedAt !== undefined && this.now() - changedAt >= this.graceMs) {
         ended = true;
-        const how = state.present ? 'was pulled and put back' : 'was pulled out';
         stuck(`the card in reader "${reader}" ${how} during a signature and the module has not answered since`);
         return;
       }
@@ -87,30 +114,30 @@ export class ReaderWatch {
       if (timer) clearTimeout(timer);
     };
   }
-
-  private ask(reader: string): Promise<PcscReaderState | null> {
-    let q = this.asking.get(reader);
-    if (!q) {
-      q = this.options
-        .read(reader)
-        .catch(() => null)
-        .finally(() => this.asking.delete(reader));
-      this.asking.set(reader, q);
-    }
-    return q;
-  }
 }
 
-/**
- * Whether process `pid` has libpcsclite mapped: its module talks to pcscd (OpenSC and ykcs11
- * load it at C_Initialize, also behind p11-kit-proxy). Read from the kernel, not asked of the
- * host; a host that maps it without need only costs itself a few questions to pcscd.
- */
-export function usesPcsc(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    return /\/libpcsclite\.so[^/\n]*$/m.test(fs.readFileSync(`/proc/${pid}/maps`, 'latin1'));
-  } catch {
-    return false;
+/** How the card changed since `baseline`, or '' when it did not. */
+function cardChange(baseline: PcscReaderState, state: PcscReaderState): string {
+  if (!state.known) return 'went away with its reader';
+  if (!state.present) return 'was pulled out';
+  if (state.events !== baseline.events) return 'was pulled and put back';
+  return '';
+}
+
+/** One question about `reader`, shared while out; null after ASK_LIMIT_MS or beyond MAX_ASKING. */
+function ask(read: ReadReader, reader: string): Promise<PcscReaderState | null> {
+  let q = asking.get(reader);
+  if (!q) {
+    if (asking.size >= MAX_ASKING) return Promise.resolve(null);
+    q = read(reader)
+      .catch(() => null)
+      .finally(() => asking.delete(reader));
+    asking.set(reader, q);
   }
+  let limit: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    limit = setTimeout(() => resolve(null), ASK_LIMIT_MS);
+    limit.unref();
+  });
+  return Promise.race([q, late]).finally(() => clearTimeout(limit));
 }

@@ -24,7 +24,7 @@ export interface Running {
   pins: HostPinRequests;
   /** Set once the child is gone; every later request needs a new host. */
   dead: boolean;
-  /** Its module talks to pcscd, so a signature's card can be watched (known at the first signature). */
+  /** Its module talks to pcscd (its last load said so), so a signature's card can be watched. */
   pcsc?: boolean;
 }
 

@@ -46,6 +46,23 @@ function load(): TtNative {
   return addon;
 }
 
+/**
+ * What this tt-agent expects of the addon that the built one lacks: an addon built from older
+ * sources (a checkout updated without `npm run build:native`). Empty when none is built.
+ */
+export function nativeMissing(): string[] {
+  let native: TtNative;
+  try {
+    native = load();
+  } catch {
+    return [];
+  }
+  const has = native as unknown as Record<string, unknown>;
+  return ADDON_FUNCTIONS.filter((f) => typeof has[f] !== 'function');
+}
+
+const ADDON_FUNCTIONS: readonly (keyof TtNative)[] = ['addEntropy', 'peerCred', 'setDumpable', 'getDumpable', 'initializeWithoutLocking', 'pcscReaderState'];
+
 /** True when the addon loads; for callers that can do without it. */
 export function nativeAvailable(): boolean {
   try {
@@ -102,15 +119,19 @@ export function socketFd(socket: unknown): number {
   return fd;
 }
 
-/** One PC/SC reader as pcscd sees it: a card in it, and its insert/remove event counter. */
+/** One PC/SC reader as pcscd sees it. */
 export interface PcscReaderState {
+  /** pcscd has a reader of that name; when false, the rest says nothing. */
+  known: boolean;
+  /** a card is in it */
   present: boolean;
+  /** its insert/remove event counter (pcsc-lite), to see a card pulled and put back */
   events: number;
 }
 
 /**
- * Asks pcscd about one reader, off the event loop. null where that cannot be answered: no
- * addon, no libpcsclite, no pcscd, or no reader of that name.
+ * Asks pcscd about one reader, on libuv's thread pool. null where pcscd cannot be asked: no
+ * addon, no libpcsclite, no pcscd.
  */
 export async function pcscReaderState(name: string): Promise<PcscReaderState | null> {
   let native: TtNative;
@@ -119,5 +140,7 @@ export async function pcscReaderState(name: string): Promise<PcscReaderState | n
   } catch {
     return null;
   }
+  // An addon older than this tt-agent (the agent's log says so at start): nobody to ask.
+  if (typeof native.pcscReaderState !== 'function') return null;
   return native.pcscReaderState(name);
 }

@@ -32,6 +32,7 @@ export function loadResult(pinAccepted: boolean, token = FUZZ_TOKEN): LoadResult
   return {
     identities: [{ blob: FUZZ_BLOB, publicKey: FUZZ_PUBLIC_KEY, comment: 'fuzz-ed25519', token: token.label, slot: 'Fuzz Reader 00 00' }],
     report: [{ token: token.label, serial: token.serial, added: 1, pinAccepted, alreadyLoggedIn: false }],
+    pcsc: false,
   };
 }
 

@@ -27,11 +27,12 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 for (const [how, after, said] of [
-  ['pulled out', { present: false, events: 2 }, /was pulled out/],
-  ['pulled and put back between two looks', { present: true, events: 3 }, /was pulled and put back/],
+  ['pulled out', { known: true, present: false, events: 2 }, /was pulled out/],
+  ['pulled and put back between two looks', { known: true, present: true, events: 3 }, /was pulled and put back/],
+  ['gone with its reader (a USB token is its own reader)', { known: false, present: false, events: 0 }, /went away with its reader/],
 ] as const) {
   test(`a card ${how} while a signature is pending is reported once, after the grace`, async () => {
-    const { r, read } = reader({ present: true, events: 1 });
+    const { r, read } = reader({ known: true, present: true, events: 1 });
     const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 60 });
     watch.loaded([{ blob: BLOB, slot: READER }]);
     const stuck: string[] = [];
@@ -54,14 +55,14 @@ for (const [how, after, said] of [
 }
 
 test('a signature that ends stops the watch, and a card leaving afterwards is not reported', async () => {
-  const { r, read } = reader({ present: true, events: 1 });
+  const { r, read } = reader({ known: true, present: true, events: 1 });
   const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 20 });
   watch.loaded([{ blob: BLOB, slot: READER }]);
   const stuck: string[] = [];
   const end = watch.follow(BLOB, (why) => stuck.push(why));
   await until(() => r.asked >= 2, 2000, 'a look at the reader');
   end();
-  r.state = { present: false, events: 2 };
+  r.state = { known: true, present: false, events: 2 };
   const asked = r.asked;
   await new Promise((res) => setTimeout(res, 80));
   assert.deepEqual(stuck, []);
@@ -69,7 +70,7 @@ test('a signature that ends stops the watch, and a card leaving afterwards is no
 });
 
 test('a card already out when the signature starts counts, once the grace has passed', async () => {
-  const { read } = reader({ present: false, events: 4 });
+  const { read } = reader({ known: true, present: false, events: 4 });
   const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 40 });
   watch.loaded([{ blob: BLOB, slot: READER }]);
   const stuck: string[] = [];
@@ -79,23 +80,51 @@ test('a card already out when the signature starts counts, once the grace has pa
   assert.match(stuck[0], /was pulled out/);
 });
 
-test('keys with no slot description, or a slot pcscd does not know, are not watched', async () => {
-  const { r, read } = reader(null);
+test('keys with no slot description, a slot too long for a reader, or a slot pcscd does not know, are not watched', async () => {
+  const { r, read } = reader({ known: false, present: false, events: 0 });
   const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 10 });
   watch.loaded([
     { blob: BLOB, slot: 'SoftHSM slot ID 0x1' },
     { blob: Buffer.from('no-slot'), slot: '' },
+    { blob: Buffer.from('long-slot'), slot: 'x'.repeat(127) },
   ]);
   const stuck: string[] = [];
-  const end1 = watch.follow(Buffer.from('no-slot'), (why) => stuck.push(why));
-  const end2 = watch.follow(Buffer.from('never-loaded'), (why) => stuck.push(why));
-  assert.equal(r.asked, 0, 'nothing to ask for a key with no slot');
-  const end3 = watch.follow(BLOB, (why) => stuck.push(why));
+  const ends = ['no-slot', 'long-slot', 'never-loaded'].map((k) => watch.follow(Buffer.from(k), (why) => stuck.push(why)));
+  assert.equal(r.asked, 0, 'nothing to ask for those keys');
+  ends.push(watch.follow(BLOB, (why) => stuck.push(why)));
   await until(() => r.asked >= 1, 2000, 'the one question');
   await new Promise((res) => setTimeout(res, 60));
-  assert.equal(r.asked, 1, 'a reader pcscd does not know is asked about once');
+  assert.equal(r.asked, 1, 'a slot pcscd does not know as a reader is asked about once');
   assert.deepEqual(stuck, []);
-  for (const end of [end1, end2, end3]) end();
+  for (const end of ends) end();
+});
+
+test('while pcscd cannot be asked nothing is concluded, and the watch goes on', async () => {
+  const { r, read } = reader(null);
+  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 20 });
+  watch.loaded([{ blob: BLOB, slot: 'Restarting Reader 00 00' }]);
+  const stuck: string[] = [];
+  const end = watch.follow(BLOB, (why) => stuck.push(why));
+  await until(() => r.asked >= 4, 2000, 'questions going on');
+  assert.deepEqual(stuck, []);
+  r.state = { known: true, present: true, events: 1 };
+  const asked = r.asked;
+  await until(() => r.asked >= asked + 2, 2000, 'answers again');
+  r.state = { known: true, present: false, events: 2 };
+  await until(() => stuck.length > 0, 2000, 'the report once pcscd answers');
+  end();
+});
+
+test('a key in two readers (the same key on a backup card) is not watched', async () => {
+  const { r, read } = reader({ known: true, present: false, events: 1 });
+  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 10 });
+  watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
+  watch.loaded([{ blob: BLOB, slot: 'Reader B 00 00' }]);
+  watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
+  const end = watch.follow(BLOB, () => assert.fail('watched'));
+  await new Promise((res) => setTimeout(res, 40));
+  assert.equal(r.asked, 0);
+  end();
 });
 
 test('signatures waiting on one reader share each question to pcscd', async () => {
@@ -103,12 +132,30 @@ test('signatures waiting on one reader share each question to pcscd', async () =
   let asked = 0;
   const read = (): Promise<PcscReaderState | null> => {
     asked++;
-    return new Promise((res) => (release = () => res({ present: true, events: 1 })));
+    return new Promise((res) => (release = () => res({ known: true, present: true, events: 1 })));
   };
   const watch = new ReaderWatch({ read, pollMs: 1000, graceMs: 10 });
   watch.loaded([{ blob: BLOB, slot: READER }]);
   const ends = [1, 2, 3].map(() => watch.follow(BLOB, () => undefined));
   assert.equal(asked, 1);
   release();
+  for (const end of ends) end();
+});
+
+// Last: its wedged questions stay out for good, as they would with a wedged pcscd.
+test('a question pcscd never answers holds no more than itself: the watch goes on without it', async () => {
+  let asked = 0;
+  const read = (): Promise<PcscReaderState | null> => {
+    asked++;
+    return new Promise(() => undefined); // a wedged pcscd
+  };
+  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 10 });
+  watch.loaded([{ blob: BLOB, slot: 'Wedged Reader 00 00' }, { blob: Buffer.from('k2'), slot: 'Wedged Reader 00 01' }, { blob: Buffer.from('k3'), slot: 'Third Reader 00 00' }]);
+  const stuck: string[] = [];
+  const ends = [BLOB, Buffer.from('k2'), Buffer.from('k3')].map((b) => watch.follow(b, (why) => stuck.push(why)));
+  // Two readers' questions are out (the limit); the third reader is not asked about at all.
+  await new Promise((res) => setTimeout(res, 1300));
+  assert.equal(asked, 2, 'one question per reader, and at most two out at once');
+  assert.deepEqual(stuck, []);
   for (const end of ends) end();
 });
