@@ -55,16 +55,19 @@ export class ReaderWatch {
   }
 
   /**
-   * Keys the agent kept from a load, with their slots. A key found in two readers (the same
-   * key on a backup card) is not watched: pulling the other card must not end its signature.
+   * Keys the agent kept from a load, with their slots; a later load's word replaces an earlier
+   * one (a token moved to another reader). A key one load found in two readers (the same key
+   * on a backup card) is not watched: pulling the other card must not end its signature.
    */
   loaded(identities: readonly { blob: Buffer; slot: string }[]): void {
+    const seen = new Map<string, string | null>();
     for (const i of identities) {
       const key = i.blob.toString('latin1');
       const slot = i.slot && i.slot.length <= MAX_READER_NAME ? i.slot : null;
-      const known = this.readers.get(key);
-      this.readers.set(key, known === undefined || known === slot ? slot : null);
+      const before = seen.get(key);
+      seen.set(key, before === undefined || before === slot ? slot : null);
     }
+    for (const [key, slot] of seen) this.readers.set(key, slot);
   }
 
   clear(): void {

@@ -115,16 +115,23 @@ test('while pcscd cannot be asked nothing is concluded, and the watch goes on', 
   end();
 });
 
-test('a key in two readers (the same key on a backup card) is not watched', async () => {
-  const { r, read } = reader({ known: true, present: false, events: 1 });
+test('a key one load found in two readers (the same key on a backup card) is not watched; a token that moved is watched where it is now', async () => {
+  const { r, read } = reader({ known: true, present: true, events: 1 });
   const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 10 });
-  watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
-  watch.loaded([{ blob: BLOB, slot: 'Reader B 00 00' }]);
-  watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
+  watch.loaded([
+    { blob: BLOB, slot: 'Reader A 00 00' },
+    { blob: BLOB, slot: 'Reader B 00 00' },
+  ]);
   const end = watch.follow(BLOB, () => assert.fail('watched'));
   await new Promise((res) => setTimeout(res, 40));
   assert.equal(r.asked, 0);
   end();
+  watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
+  watch.loaded([{ blob: BLOB, slot: 'Reader C 00 00' }]);
+  const end2 = watch.follow(BLOB, () => undefined);
+  await until(() => r.asked >= 1, 2000, 'a question');
+  end2();
+  assert.deepEqual([...new Set(r.names)], ['Reader C 00 00']);
 });
 
 test('signatures waiting on one reader share each question to pcscd', async () => {
