@@ -48,6 +48,7 @@ typedef struct {
 #define PCSC_STATE_UNKNOWN 0x0004
 #define PCSC_STATE_PRESENT 0x0020
 #define PCSC_E_UNKNOWN_READER ((pcsc_long)0x80100009)
+#define PCSC_E_NO_READERS_AVAILABLE ((pcsc_long)0x8010002E)
 #define PCSC_NAME_MAX 128
 #define OPENSC_SLOT_DESCRIPTION_LEN 64
 
@@ -103,17 +104,23 @@ static size_t cut_length(const char *name) {
   return n;
 }
 
-/* The one reader longer than OpenSC's 64 characters whose cut name is job->name. */
+/*
+ * The one reader longer than OpenSC's 64 characters whose cut name is job->name. Unknown only
+ * when pcscd says so for sure (no reader fits); a failed list or two readers that fit tell
+ * nothing, and the caller must not take that for a reader that went away.
+ */
 static enum look_result look_cut(pcsc_context ctx, state_job *job) {
   char list[4096];
   pcsc_dword len = sizeof list;
-  if (pcsc.list_readers(ctx, NULL, list, &len) != 0 || len == 0 || len > sizeof list) return LOOK_UNKNOWN;
+  pcsc_long rv = pcsc.list_readers(ctx, NULL, list, &len);
+  if (rv == PCSC_E_NO_READERS_AVAILABLE) return LOOK_UNKNOWN;
+  if (rv != 0 || len == 0 || len > sizeof list) return LOOK_FAILED;
   list[sizeof list - 1] = '\0';
   size_t want = strlen(job->name);
   const char *match = NULL;
   for (const char *r = list; r < list + len && *r != '\0'; r += strlen(r) + 1) {
     if (strlen(r) <= OPENSC_SLOT_DESCRIPTION_LEN || cut_length(r) != want || strncmp(r, job->name, want) != 0) continue;
-    if (match != NULL) return LOOK_UNKNOWN; /* two readers fit: name none */
+    if (match != NULL) return LOOK_FAILED; /* two readers fit: name none */
     match = r;
   }
   return match != NULL ? look(ctx, match, job) : LOOK_UNKNOWN;
@@ -154,7 +161,10 @@ static void state_complete(napi_env env, napi_status status, void *data) {
 napi_value pcsc_reader_state(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], promise, resource_name;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "ERR_TT_NATIVE", "pcscReaderState: cannot read its arguments");
+    return NULL;
+  }
   state_job *job = calloc(1, sizeof *job);
   if (job == NULL) {
     napi_throw_error(env, "ENOMEM", "pcscReaderState: out of memory");

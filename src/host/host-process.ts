@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 
 /** What the provider needs of a host process: its channel, a way to kill it, its exit. */
 export interface HostProcess {
-  child: Pick<ChildProcess, 'kill' | 'unref' | 'on' | 'once'> & { readonly pid?: number };
+  child: Pick<ChildProcess, 'kill' | 'unref' | 'on' | 'once'>;
   stream: Duplex;
 }
 

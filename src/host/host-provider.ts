@@ -121,7 +121,8 @@ export class HostProvider implements TokenProvider {
       const result = await this.callOn<LoadResult>(host, { op: 'load', pin: null, uri }, decodeLoadResult, false, timeoutMs);
       if (this.closed || host !== this.host) return [];
       const { identities } = keepLoadPin(this.options.pins, this.modulePath, result, null, 'replay');
-      this.readers.loaded(identities);
+      // Only keys the agent holds: a reload's other keys are dropped, and must not pile up here.
+      this.readers.loaded(identities.filter((i) => this.loads.holds(i.blob)));
       host.pcsc = result.pcsc;
       // Quiet when nothing came back: a miss while the token is out would log four times a second.
       if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);

@@ -52,6 +52,11 @@ export class LoadReplay {
     return (await run).has(key);
   }
 
+  /** Whether a load the agent made reported `blob`: a key the agent holds. */
+  holds(blob: Buffer): boolean {
+    return this.origins.has(blob.toString('latin1'));
+  }
+
   /** The module was removed: nothing is loaded any more. */
   clear(): void {
     this.uris.length = 0;

@@ -57,13 +57,14 @@ export class ReaderWatch {
   /**
    * Keys the agent kept from a load, with their slots; a later load's word replaces an earlier
    * one (a token moved to another reader). A key one load found in two readers (the same key
-   * on a backup card) is not watched: pulling the other card must not end its signature.
+   * on a backup card) is not watched: pulling the other card must not end its signature. The
+   * caller passes only keys the agent holds, so a host cannot grow this map at will.
    */
   loaded(identities: readonly { blob: Buffer; slot: string }[]): void {
     const seen = new Map<string, string | null>();
     for (const i of identities) {
       const key = i.blob.toString('latin1');
-      const slot = i.slot && i.slot.length <= MAX_READER_NAME ? i.slot : null;
+      const slot = i.slot && Buffer.byteLength(i.slot) <= MAX_READER_NAME ? i.slot : null;
       const before = seen.get(key);
       seen.set(key, before === undefined || before === slot ? slot : null);
     }
@@ -133,6 +134,7 @@ function ask(read: ReadReader, reader: string): Promise<PcscReaderState | null> 
   if (!q) {
     if (asking.size >= MAX_ASKING) return Promise.resolve(null);
     q = read(reader)
+      .then((s) => (s !== null && typeof s === 'object' ? s : null))
       .catch(() => null)
       .finally(() => asking.delete(reader));
     asking.set(reader, q);
