@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { nearVpcdPort } from './ports';
 
 export interface Sshd {
   port: number;
@@ -29,7 +30,15 @@ export interface StartSshdOptions {
   hostCertificate?: (hostKeyPubPath: string) => string;
 }
 
+/** A port the kernel says is free now; never the emulated card's reader port or next to it. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await askFreePort();
+    if (!nearVpcdPort(port)) return port;
+  }
+}
+
+function askFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { VPCD_PORT } from './ports';
 
 export const VCARD_KIT_DIR = path.resolve(__dirname, '..', '..', '..', 'shared', 'vcard');
 const KIT = path.join(VCARD_KIT_DIR, 'vcard');
@@ -225,23 +226,67 @@ export function writeAskpass(dir: string, name: string, answer: string): { file:
 /** Runs a command with a deadline; never throws on exit status (the sshd helper's runner). */
 export { run as runTool } from './sshd';
 
-/** The kit's reader: pcscd's vpcd driver listens on this fixed TCP port (CHANNELID 0x8C7B). */
-const VPCD_PORT = 0x8c7b;
-
 /**
- * Waits until no socket on the machine has the vpcd port as its local port. The port lies in
- * the kernel's ephemeral range, so an outgoing connection of another test (the TPM tests make
- * hundreds, to swtpm) can be given it, and its TIME-WAIT holds it for a minute; vpcd binds
- * without SO_REUSEADDR, fails with "Address already in use", and no card ever appears.
+ * Waits until the vpcd port can be bound. The port lies in the kernel's ephemeral range, so
+ * another test's connection can be given it, and its TIME-WAIT holds it for a minute; vpcd
+ * binds without SO_REUSEADDR, fails with "Address already in use", and no card ever appears.
+ * /proc/net/tcp shows such holders, but not all: a socket whose connection ended while its
+ * process still has it open is only bound (CLOSE state) and listed nowhere. So the test is
+ * a bind of our own, and /proc/net/tcp only says who holds it.
  */
 export async function waitForVpcdPort(timeoutMs = 90_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const held = vpcdPortHolders();
-    if (held.length === 0) return;
-    if (Date.now() > end) throw new Error(`TCP port ${VPCD_PORT} (the emulated card's reader) stays in use: ${held.join('; ')}`);
+    if (held.length === 0 && canBind(VPCD_PORT)) return;
+    if (Date.now() > end) {
+      const why = held.length > 0 ? held.join('; ') : `no socket listed; processes with TCP sockets listed nowhere (bound only): ${unlistedSocketOwners().join('; ') || 'none found'}`;
+      throw new Error(`TCP port ${VPCD_PORT} (the emulated card's reader) stays in use: ${why}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Whether a plain bind (no SO_REUSEADDR, as vpcd; Node's listen sets it) succeeds now. */
+function canBind(port: number): boolean {
+  const probe = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
+    'try:',
+    `    s.bind(("0.0.0.0", ${port}))`,
+    'except OSError:',
+    '    sys.exit(1)',
+  ].join('\n');
+  return spawnSync('python3', ['-c', probe], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** pid and command of processes holding TCP sockets that no /proc/net table lists. */
+function unlistedSocketOwners(): string[] {
+  const listed = new Set<string>();
+  for (const table of ['tcp', 'tcp6', 'udp', 'udp6', 'unix', 'raw', 'raw6', 'netlink', 'packet', 'udplite', 'udplite6']) {
+    try {
+      for (const line of fs.readFileSync(`/proc/net/${table}`, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        const inode = table === 'unix' ? f[6] : table === 'netlink' ? f[8] : table === 'packet' ? f[8] : f[9];
+        if (inode) listed.add(inode);
+      }
+    } catch {
+      // a table this kernel does not have
+    }
+  }
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const unlisted = fs
+        .readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1])
+        .filter((i): i is string => i !== undefined && !listed.has(i));
+      if (unlisted.length > 0) out.push(`${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** /proc/net/tcp{,6} lines whose local port is the vpcd port, as "state → remote". */
