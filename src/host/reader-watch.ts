@@ -98,10 +98,10 @@ export class ReaderWatch {
       if (state !== null) {
         if (baseline === undefined && !state.known) return; // a slot that is no PC/SC reader
         baseline ??= state;
-        const now = cardChange(baseline, state);
-        if (now && changedAt === undefined) {
+        const change = cardChange(baseline, state);
+        if (change && changedAt === undefined) {
           changedAt = this.now();
-          how = now;
+          how = change;
         }
       }
       if (changedAt !== undefined && this.now() - changedAt >= this.graceMs) {
