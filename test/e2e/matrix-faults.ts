@@ -7,6 +7,7 @@ import { startAgent, TT_AGENT_BIN } from '../helpers/agent';
 import { makeP11KitView } from '../helpers/p11kit';
 import { run } from '../helpers/sshd';
 import { VCARD_PIN, writeAskpass, type Vcard } from '../helpers/vcard';
+import { waitUntil } from '../helpers/wait';
 import { lines, signAndVerify } from './matrix-steps';
 
 /**
@@ -116,12 +117,4 @@ export async function pullDuringSigning(t: test.TestContext, card: Vcard): Promi
   );
   assert.ok(Math.max(...durations) < 2000, `no signature takes 2 s: ${durations.join(', ')} ms\n${logTail()}`);
   assert.ok(recoveredAfter >= 0 && recoveredAfter <= 2000, `signing again within 2 s of re-insertion (took ${recoveredAfter} ms)\n${agent.log().slice(-3000)}`);
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

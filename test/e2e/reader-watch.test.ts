@@ -13,6 +13,7 @@ import { run } from '../helpers/sshd';
 import { startVcard, vcardSkipReason, VCARD_PIN, writeAskpass } from '../helpers/vcard';
 import { pcscReaderState } from '../../src/native';
 import { buildFixture, openTempDir } from '../hardening/helpers';
+import { waitUntil } from '../helpers/wait';
 import { lines, signAndVerify } from './matrix-steps';
 
 const skip = vcardSkipReason();
@@ -42,11 +43,7 @@ test('a signature stuck when the card is pulled fails within 2 s under the defau
     () => 'signed',
     (e: Error) => e.message,
   );
-  const end = Date.now() + 20_000;
-  while (!fs.existsSync(`${control}.hanging`)) {
-    assert.ok(Date.now() < end, `the module never reached C_Sign\n${agent.log()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(() => fs.existsSync(`${control}.hanging`), 20_000, 'the module to reach C_Sign').catch((err) => assert.fail(`${err}\n${agent.log()}`));
   const pulledAt = Date.now();
   const removed = card.remove();
   const outcome = await stuck;

@@ -13,6 +13,7 @@ import type { PcscReaderState } from '../../src/native';
 import { buildFixture, fixturesUnavailable, openTempDir } from '../hardening/helpers';
 import { makeToken } from '../helpers/softhsm';
 import { quietPins } from './pins';
+import { waitUntil } from '../helpers/wait';
 import { verifySshSignature } from './verify';
 
 const skip = fixturesUnavailable();
@@ -63,7 +64,7 @@ test('a signature stuck after its card left the reader fails within a second, an
   );
   // Still waiting while the card stays: the watch is not a short watchdog.
   const asked = s.reader.asked.length;
-  while (s.reader.asked.length < asked + 3) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => s.reader.asked.length >= asked + 3, 10_000, 'three looks at the reader');
   assert.equal(await Promise.race([outcome.then(() => 'settled'), new Promise((r) => setTimeout(() => r('pending'), 50))]), 'pending');
   s.reader.state = { known: true, present: false, events: 8 };
   const pulled = Date.now();
@@ -82,11 +83,7 @@ test('a signature stuck after its card left the reader fails within a second, an
       return true;
     }
   };
-  const killDeadline = Date.now() + 5000;
-  while (!gone()) {
-    assert.ok(Date.now() < killDeadline, 'the stuck host was killed');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUntil(gone, 5000, 'the stuck host to be killed');
 
   fs.writeFileSync(s.control, 'ok\n');
   s.reader.state = { known: true, present: true, events: 9 };

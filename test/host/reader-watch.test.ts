@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { PcscReaderState } from '../../src/native';
 import { ReaderWatch } from '../../src/host/reader-watch';
+import { waitUntil } from '../helpers/wait';
 
 const BLOB = Buffer.from('key-in-reader');
 const READER = 'Test Reader 00 00';
@@ -18,12 +19,14 @@ function reader(initial: PcscReaderState | null) {
   return { r, read };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 5));
-  }
+/** One signature with BLOB pending, its key loaded in `slot`, watched with a reader the test sets. */
+function watching(initial: PcscReaderState | null, timing: { pollMs: number; graceMs: number }, slot = READER) {
+  const { r, read } = reader(initial);
+  const watch = new ReaderWatch({ read, ...timing });
+  watch.loaded([{ blob: BLOB, slot }]);
+  const stuck: string[] = [];
+  const end = watch.follow(BLOB, (why) => stuck.push(why));
+  return { r, stuck, end };
 }
 
 for (const [how, after, said] of [
@@ -32,16 +35,12 @@ for (const [how, after, said] of [
   ['gone with its reader (a USB token is its own reader)', { known: false, present: false, events: 0 }, /went away with its reader/],
 ] as const) {
   test(`a card ${how} while a signature is pending is reported once, after the grace`, async () => {
-    const { r, read } = reader({ known: true, present: true, events: 1 });
-    const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 60 });
-    watch.loaded([{ blob: BLOB, slot: READER }]);
-    const stuck: string[] = [];
-    const end = watch.follow(BLOB, (why) => stuck.push(why));
-    await until(() => r.asked >= 3, 2000, 'a few looks at the reader');
+    const { r, stuck, end } = watching({ known: true, present: true, events: 1 }, { pollMs: 10, graceMs: 60 });
+    await waitUntil(() => r.asked >= 3, 2000, 'a few looks at the reader');
     assert.deepEqual(stuck, [], 'nothing while the card stays');
     r.state = after;
     const changed = Date.now();
-    await until(() => stuck.length > 0, 2000, 'the watch to report the card');
+    await waitUntil(() => stuck.length > 0, 2000, 'the watch to report the card');
     assert.ok(Date.now() - changed >= 60, 'a module that answers within the grace is not taken as stuck');
     assert.match(stuck[0], said);
     assert.match(stuck[0], /"Test Reader 00 00"/);
@@ -55,12 +54,8 @@ for (const [how, after, said] of [
 }
 
 test('a signature that ends stops the watch, and a card leaving afterwards is not reported', async () => {
-  const { r, read } = reader({ known: true, present: true, events: 1 });
-  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 20 });
-  watch.loaded([{ blob: BLOB, slot: READER }]);
-  const stuck: string[] = [];
-  const end = watch.follow(BLOB, (why) => stuck.push(why));
-  await until(() => r.asked >= 2, 2000, 'a look at the reader');
+  const { r, stuck, end } = watching({ known: true, present: true, events: 1 }, { pollMs: 10, graceMs: 20 });
+  await waitUntil(() => r.asked >= 2, 2000, 'a look at the reader');
   end();
   r.state = { known: true, present: false, events: 2 };
   const asked = r.asked;
@@ -70,12 +65,8 @@ test('a signature that ends stops the watch, and a card leaving afterwards is no
 });
 
 test('a card already out when the signature starts counts, once the grace has passed', async () => {
-  const { read } = reader({ known: true, present: false, events: 4 });
-  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 40 });
-  watch.loaded([{ blob: BLOB, slot: READER }]);
-  const stuck: string[] = [];
-  const end = watch.follow(BLOB, (why) => stuck.push(why));
-  await until(() => stuck.length > 0, 2000, 'the report');
+  const { stuck, end } = watching({ known: true, present: false, events: 4 }, { pollMs: 10, graceMs: 40 });
+  await waitUntil(() => stuck.length > 0, 2000, 'the report');
   end();
   assert.match(stuck[0], /was pulled out/);
 });
@@ -92,7 +83,7 @@ test('keys with no slot description, a slot too long for a reader, or a slot pcs
   const ends = ['no-slot', 'long-slot', 'never-loaded'].map((k) => watch.follow(Buffer.from(k), (why) => stuck.push(why)));
   assert.equal(r.asked, 0, 'nothing to ask for those keys');
   ends.push(watch.follow(BLOB, (why) => stuck.push(why)));
-  await until(() => r.asked >= 1, 2000, 'the one question');
+  await waitUntil(() => r.asked >= 1, 2000, 'the one question');
   await new Promise((res) => setTimeout(res, 60));
   assert.equal(r.asked, 1, 'a slot pcscd does not know as a reader is asked about once');
   assert.deepEqual(stuck, []);
@@ -100,18 +91,14 @@ test('keys with no slot description, a slot too long for a reader, or a slot pcs
 });
 
 test('while pcscd cannot be asked nothing is concluded, and the watch goes on', async () => {
-  const { r, read } = reader(null);
-  const watch = new ReaderWatch({ read, pollMs: 10, graceMs: 20 });
-  watch.loaded([{ blob: BLOB, slot: 'Restarting Reader 00 00' }]);
-  const stuck: string[] = [];
-  const end = watch.follow(BLOB, (why) => stuck.push(why));
-  await until(() => r.asked >= 4, 2000, 'questions going on');
+  const { r, stuck, end } = watching(null, { pollMs: 10, graceMs: 20 }, 'Restarting Reader 00 00');
+  await waitUntil(() => r.asked >= 4, 2000, 'questions going on');
   assert.deepEqual(stuck, []);
   r.state = { known: true, present: true, events: 1 };
   const asked = r.asked;
-  await until(() => r.asked >= asked + 2, 2000, 'answers again');
+  await waitUntil(() => r.asked >= asked + 2, 2000, 'answers again');
   r.state = { known: true, present: false, events: 2 };
-  await until(() => stuck.length > 0, 2000, 'the report once pcscd answers');
+  await waitUntil(() => stuck.length > 0, 2000, 'the report once pcscd answers');
   end();
 });
 
@@ -129,7 +116,7 @@ test('a key one load found in two readers (the same key on a backup card) is not
   watch.loaded([{ blob: BLOB, slot: 'Reader A 00 00' }]);
   watch.loaded([{ blob: BLOB, slot: 'Reader C 00 00' }]);
   const end2 = watch.follow(BLOB, () => undefined);
-  await until(() => r.asked >= 1, 2000, 'a question');
+  await waitUntil(() => r.asked >= 1, 2000, 'a question');
   end2();
   assert.deepEqual([...new Set(r.names)], ['Reader C 00 00']);
 });
