@@ -128,7 +128,12 @@ export class HostProvider implements TokenProvider {
       if (identities.length > 0) this.log('info', `loaded ${uri ?? this.modulePath} again ${why}: ${identities.length} key(s)`);
       return identities.map((i) => i.blob);
     } catch (err) {
-      this.log('error', `loading ${uri ?? this.modulePath} again ${why} failed: ${(err as Error).message}`);
+      // No token to load (the card is out, or only an empty or uninitialized slot is left) is
+      // an empty answer, not a failure: said every 250 ms while a card is out, it was noise,
+      // and it named the wrong slot.
+      if (!(err instanceof HostRequestError && err.errorName === 'TokenSelectionError')) {
+        this.log('error', `loading ${uri ?? this.modulePath} again ${why} failed: ${(err as Error).message}`);
+      }
       return [];
     }
   }
